@@ -1,0 +1,71 @@
+"""Alembic environment shared by ``alembic …``, ``quoin database …`` and the app's start-up.
+
+Where the database is comes, in order, from: a connection handed over in
+``config.attributes["connection"]`` (tests, start-up), the engine advanced-alchemy's
+CLI puts on its config, or QuoinAPI's settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from advanced_alchemy.base import orm_registry
+from alembic import context
+from sqlalchemy import pool
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+import quoin.modules  # noqa: F401  # registers every feature's models on the metadata
+from quoin.config import Settings
+from quoin.db.config import VERSION_TABLE
+
+config = context.config
+target_metadata = orm_registry.metadata
+
+
+def _configure(**kwargs: object) -> None:
+    context.configure(
+        target_metadata=target_metadata,
+        version_table=VERSION_TABLE,
+        compare_type=True,
+        compare_server_default=True,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def run_migrations_offline() -> None:
+    """Emit SQL for the configured database without connecting."""
+    url = Settings.from_env().db.url
+    _configure(url=url, literal_binds=True, render_as_batch=url.get_backend_name() == "sqlite")
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def do_run_migrations(connection: Connection) -> None:
+    """Run the migrations on an open connection."""
+    _configure(connection=connection, render_as_batch=connection.dialect.name == "sqlite")
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def run_migrations_online() -> None:
+    """Connect (with the CLI's engine, or one built from settings) and run the migrations."""
+    engine: AsyncEngine | None = getattr(config, "engine", None)
+    owned = engine is None
+    if engine is None:
+        engine = create_async_engine(Settings.from_env().db.url, poolclass=pool.NullPool)
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(do_run_migrations)
+            await connection.commit()
+    finally:
+        if owned:
+            await engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+elif (connection := config.attributes.get("connection")) is not None:
+    do_run_migrations(connection)
+else:
+    asyncio.run(run_migrations_online())

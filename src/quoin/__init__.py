@@ -1,0 +1,3 @@
+"""QuoinAPI: a production-grade REST API template."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+"""``python -m quoin`` runs the ``quoin`` CLI."""
+
+from quoin.cli import main
+
+main()

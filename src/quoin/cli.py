@@ -1,0 +1,54 @@
+"""The ``quoin`` command: Litestar's CLI bound to this app, plus ``serve``.
+
+``quoin database …`` (migrations) comes from advanced-alchemy's plugin,
+``quoin routes``/``quoin schema`` from Litestar.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+import uvicorn
+
+from quoin.config import Settings, SettingsError
+
+__all__ = ["main"]
+
+
+@click.command(name="serve")
+@click.option("--reload", is_flag=True, help="Restart on code changes (development only).")
+def serve(reload: bool) -> None:
+    """Serve the API with uvicorn; in development, migrate the database first."""
+    settings = Settings.from_env()
+    if settings.app.is_development:
+        from quoin.db.migrations import upgrade_to_head
+
+        upgrade_to_head()
+    uvicorn.run(
+        "quoin.app:create_app",
+        factory=True,
+        host=settings.server.host,
+        port=settings.server.port,
+        workers=None if reload else settings.server.workers,
+        reload=reload,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.server.forwarded_allow_ips,
+        log_config=None,
+        server_header=False,
+    )
+
+
+def main() -> None:
+    """Entry point: validate settings (one clear line on a bad value), then run the CLI."""
+    os.environ.setdefault("LITESTAR_APP", "quoin.app:create_app")
+    try:
+        Settings.from_env()
+    except SettingsError as exc:
+        click.echo(f"quoin: {exc}", err=True)
+        sys.exit(2)
+    from litestar.cli.main import litestar_group
+
+    litestar_group.add_command(serve)
+    litestar_group(prog_name="quoin")

@@ -1,0 +1,169 @@
+"""Typed settings read from the environment and an optional ``.env`` file.
+
+Every setting is one environment variable; its name is the upper-cased field
+name. Each group knows how to describe the config object it feeds, so the
+app factory only wires groups together.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import msgspec
+from dotenv import dotenv_values
+from sqlalchemy.engine import URL, make_url
+
+__all__ = [
+    "AppSettings",
+    "DatabaseSettings",
+    "Environment",
+    "PasswordSettings",
+    "ServerSettings",
+    "Settings",
+    "SettingsError",
+]
+
+Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
+PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
+NonNegativeInt = Annotated[int, msgspec.Meta(ge=0)]
+Seconds = Annotated[float, msgspec.Meta(gt=0, le=3600)]
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+class Environment(enum.StrEnum):
+    """Where the process runs; anything but development is treated as production-like."""
+
+    DEVELOPMENT = "development"
+    STAGING = "staging"
+    PRODUCTION = "production"
+
+
+class _Group(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
+    """Base for settings groups: fields map to upper-case environment variables."""
+
+
+class AppSettings(_Group):
+    """Application-wide behaviour."""
+
+    env: Environment = Environment.DEVELOPMENT
+    debug: bool = False
+    log_level: Annotated[str, msgspec.Meta(pattern="^(?i:debug|info|warning|error|critical)$")] = "INFO"
+    request_max_body_size: PositiveInt = 1_048_576
+
+    @property
+    def is_development(self) -> bool:
+        """True only in the development environment."""
+        return self.env is Environment.DEVELOPMENT
+
+
+class DatabaseSettings(_Group):
+    """Where the database is and how the connection pool behaves."""
+
+    database_url: str | None = None
+    postgres_host: str | None = None
+    postgres_port: Port = 5432
+    postgres_user: str | None = None
+    postgres_password: str | None = None
+    postgres_db: str | None = None
+    sqlite_path: str = "quoin.db"
+    db_pool_size: PositiveInt = 20
+    db_max_overflow: NonNegativeInt = 10
+    db_pool_timeout: Seconds = 5.0
+    db_pool_recycle: PositiveInt = 1800
+    db_pool_pre_ping: bool = True
+    db_connect_timeout: Seconds = 5.0
+    db_echo: bool = False
+    health_db_timeout: Seconds = 2.0
+
+    @property
+    def url(self) -> URL:
+        """The SQLAlchemy URL: ``DATABASE_URL``, else ``POSTGRES_*``, else the embedded SQLite file."""
+        if self.database_url:
+            url = make_url(self.database_url)
+            if url.drivername in {"postgres", "postgresql"}:
+                url = url.set(drivername="postgresql+asyncpg")
+            return url
+        if any((self.postgres_host, self.postgres_user, self.postgres_password, self.postgres_db)):
+            return URL.create(
+                "postgresql+asyncpg",
+                username=self.postgres_user or "postgres",
+                password=self.postgres_password or None,
+                host=self.postgres_host or "localhost",
+                port=self.postgres_port,
+                database=self.postgres_db or "quoin",
+            )
+        return URL.create("sqlite+aiosqlite", database=str(Path(self.sqlite_path).resolve()))
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when running on the embedded SQLite file."""
+        return self.url.get_backend_name() == "sqlite"
+
+
+class PasswordSettings(_Group):
+    """Argon2id cost parameters (argon2-cffi's RFC 9106 low-memory profile by default)."""
+
+    argon2_time_cost: PositiveInt = 3
+    argon2_memory_cost: Annotated[int, msgspec.Meta(ge=8)] = 65_536
+    argon2_parallelism: PositiveInt = 4
+
+
+class ServerSettings(_Group):
+    """How ``quoin serve`` runs uvicorn."""
+
+    host: str = "127.0.0.1"
+    port: Port = 8000
+    workers: PositiveInt = 1
+    forwarded_allow_ips: str = "127.0.0.1"
+
+
+_GroupT = TypeVar("_GroupT", bound=_Group)
+_PATH_IN_ERROR = re.compile(r"at `\$\.(\w+)`")
+
+
+def _load_group(group: type[_GroupT], environ: Mapping[str, str]) -> _GroupT:
+    try:
+        return msgspec.convert(environ, group, strict=False)
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        found = _PATH_IN_ERROR.search(message)
+        name = found.group(1) if found else group.__name__
+        reason = _PATH_IN_ERROR.sub("", message).strip(" -")
+        raise SettingsError(f"invalid setting {name}: {reason}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """All settings, grouped by concern."""
+
+    app: AppSettings
+    db: DatabaseSettings
+    passwords: PasswordSettings
+    server: ServerSettings
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, env_file: str | None = ".env") -> Settings:
+        """Read settings from ``environ`` (default ``os.environ``) over an optional ``.env`` file.
+
+        Empty values count as unset. Raises ``SettingsError`` naming the first bad variable.
+        """
+        merged: dict[str, str] = {}
+        if env_file and Path(env_file).is_file():
+            merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        merged.update(os.environ if environ is None else environ)
+        present = {k: v for k, v in merged.items() if v != ""}
+        return cls(
+            app=_load_group(AppSettings, present),
+            db=_load_group(DatabaseSettings, present),
+            passwords=_load_group(PasswordSettings, present),
+            server=_load_group(ServerSettings, present),
+        )

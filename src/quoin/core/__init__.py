@@ -1,0 +1,1 @@
+"""Cross-cutting infrastructure: errors, logging, request ids, OpenAPI."""

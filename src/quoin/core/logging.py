@@ -1,0 +1,32 @@
+"""Structured logging through Litestar's structlog plugin."""
+
+from __future__ import annotations
+
+import logging
+
+from litestar.logging.config import StructLoggingConfig, default_structlog_processors, default_wrapper_class
+from litestar.plugins.structlog import StructlogConfig, StructlogPlugin
+
+from quoin.config import AppSettings
+
+__all__ = ["structlog_plugin"]
+
+
+def structlog_plugin(settings: AppSettings) -> StructlogPlugin:
+    """Console output in development, one JSON object per line elsewhere.
+
+    Exceptions are logged by the problem-details handler (with the request id),
+    never by the framework, which would also log handled 4xx with tracebacks.
+    The request/response logging middleware is off: it logs headers and bodies.
+    """
+    level = logging.getLevelNamesMapping()[settings.log_level.upper()]
+    return StructlogPlugin(
+        StructlogConfig(
+            structlog_logging_config=StructLoggingConfig(
+                processors=default_structlog_processors(as_json=not settings.is_development),
+                wrapper_class=default_wrapper_class(level),
+                log_exceptions="never",
+            ),
+            enable_middleware_logging=False,
+        )
+    )

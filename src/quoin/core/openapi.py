@@ -1,0 +1,84 @@
+"""The OpenAPI document, the offline Scalar docs page, and problem-details response specs."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+import msgspec
+from litestar import Request, get
+from litestar.enums import MediaType
+from litestar.openapi import OpenAPIConfig, ResponseSpec
+from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.openapi.spec import Components, Contact, Tag
+
+from quoin import __version__
+
+__all__ = ["FieldProblem", "Problem", "docs_page", "openapi_config", "problem_responses"]
+
+STATIC_PREFIX = "/static"
+
+_docs_renderer = ScalarRenderPlugin(
+    path="/scalar",
+    # Served from the app itself so the page works with no internet access.
+    js_url=f"{STATIC_PREFIX}/vendor/scalar/standalone.js",
+    css_url=f"{STATIC_PREFIX}/css/scalar.css",
+    favicon=f"<link rel='icon' type='image/svg+xml' href='{STATIC_PREFIX}/favicon.svg'>",
+    options={"withDefaultFonts": False, "hideClientButton": True},
+)
+
+
+class FieldProblem(msgspec.Struct):
+    """One invalid field of a request."""
+
+    field: str
+    message: str
+
+
+class Problem(msgspec.Struct, kw_only=True):
+    """RFC 9457 problem details, as every error response carries them."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str
+    request_id: str
+    errors: list[FieldProblem] | msgspec.UnsetType = msgspec.UNSET
+
+
+def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI response entries for the error statuses an operation can answer with."""
+    return {
+        status: ResponseSpec(
+            data_container=Problem,
+            media_type="application/problem+json",
+            description=HTTPStatus(status).phrase,
+            generate_examples=False,
+        )
+        for status in statuses
+    }
+
+
+def openapi_config() -> OpenAPIConfig:
+    """OpenAPI 3.1 at ``/schema/openapi.json``; Scalar at ``/schema`` and ``/docs``."""
+    return OpenAPIConfig(
+        title="QuoinAPI",
+        version=__version__,
+        description="A production-grade REST API template. Errors are RFC 9457 problem details.",
+        contact=Contact(name="QuoinAPI maintainers"),
+        path="/schema",
+        render_plugins=[_docs_renderer],
+        use_handler_docstrings=True,
+        tags=[
+            Tag(name="users", description="User accounts."),
+            Tag(name="health", description="Liveness and readiness probes."),
+        ],
+        components=Components(),
+    )
+
+
+@get("/docs", include_in_schema=False, media_type=MediaType.HTML, sync_to_thread=False)
+def docs_page(request: Request[Any, Any, Any]) -> bytes:
+    """The Scalar API reference, rendered offline."""
+    return _docs_renderer.render(request, request.app.openapi_schema.to_schema())

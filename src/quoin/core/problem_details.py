@@ -1,0 +1,144 @@
+"""Every error, from every layer, as an RFC 9457 ``application/problem+json`` document.
+
+Litestar's ``ProblemDetailsPlugin`` does the plumbing; this module decides
+what each kind of exception means for a client: routing and HTTP errors keep
+their status, body decoding failures become 400 (not JSON) or 422 (JSON that
+breaks the contract), domain errors carry their own status, database failures
+are classified by ``quoin.db.errors``, and anything else is a 500 whose details
+stay in the log.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from http import HTTPStatus
+from typing import Any
+
+import msgspec
+import structlog
+from advanced_alchemy.exceptions import AdvancedAlchemyError
+from advanced_alchemy.exceptions import NotFoundError as RepositoryNotFoundError
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
+from sqlalchemy.exc import SQLAlchemyError
+
+from quoin.core.errors import FieldError, NotFoundError, QuoinError, ValidationError
+from quoin.core.request_id import request_id_of
+from quoin.db.errors import translate_database_error
+
+__all__ = ["PROBLEM_MEDIA_TYPE", "problem_details_plugin"]
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+_GENERIC_CRASH_DETAIL = "An unexpected error occurred; it has been logged"
+
+_log = structlog.get_logger("quoin.errors")
+
+# msgspec reports the failing location as "... - at `$.field[0].sub`" or names
+# the field in backticks ("Object missing required field `email`").
+_MSGSPEC_PATH = re.compile(r"\s+-\s+at\s+`\$\.?([^`]*)`$")
+_MSGSPEC_NAMED_FIELD = re.compile(r"field `([^`]+)`")
+
+
+class _Problem(ProblemDetailsException):
+    """A problem document that fills in the members every response carries."""
+
+    def to_response(self, request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+        """Add ``type``, ``title``, ``instance`` and ``request_id``, then render."""
+        self.type_ = self.type_ or "about:blank"
+        self.title = self.title or HTTPStatus(self.status_code).phrase
+        self.instance = self.instance or request.url.path
+        extra = dict(self.extra) if isinstance(self.extra, Mapping) else {}
+        extra["request_id"] = request_id_of(request.scope)
+        self.extra = extra
+        return super().to_response(request)
+
+
+def _problem(error: QuoinError, extra: dict[str, Any] | None = None) -> ProblemDetailsException:
+    return _Problem(
+        status_code=error.status,
+        detail=error.detail,
+        headers=error.headers or None,
+        extra=extra,
+    )
+
+
+def _field_errors_extra(errors: list[FieldError]) -> dict[str, Any]:
+    return {"errors": [{"field": e.field, "message": e.message} for e in errors]}
+
+
+def _from_msgspec_error(error: msgspec.ValidationError) -> FieldError:
+    message = str(error)
+    if located := _MSGSPEC_PATH.search(message):
+        return FieldError(field=located.group(1) or "body", message=message[: located.start()])
+    named = _MSGSPEC_NAMED_FIELD.search(message)
+    return FieldError(field=named.group(1) if named else "body", message=message)
+
+
+def _decoding_failure(exc: BaseException) -> QuoinError | None:
+    """A body that is not JSON (400) or JSON that breaks the contract (422), found on the cause chain."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, msgspec.ValidationError):
+            return ValidationError("The request body does not match the schema", errors=[_from_msgspec_error(cause)])
+        if isinstance(cause, msgspec.DecodeError):
+            return _BadRequest("The request body is not valid JSON")
+        cause = cause.__cause__
+    return None
+
+
+class _BadRequest(QuoinError):
+    status = HTTPStatus.BAD_REQUEST
+
+
+def _from_http_exception(exc: HTTPException) -> ProblemDetailsException:
+    if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
+        errors = [
+            FieldError(field=str(item.get("key", "body")), message=str(item.get("message", "Invalid value")))
+            for item in exc.extra
+            if isinstance(item, Mapping)
+        ]
+        error = ValidationError("The request does not match the schema", errors=errors)
+        return _problem(error, _field_errors_extra(error.errors))
+    if exc.status_code == HTTPStatus.BAD_REQUEST and (decoded := _decoding_failure(exc)) is not None:
+        extra = _field_errors_extra(decoded.errors) if isinstance(decoded, ValidationError) else None
+        return _problem(decoded, extra)
+    return _Problem(status_code=exc.status_code, detail=exc.detail, headers=exc.headers)
+
+
+def _from_domain_error(exc: QuoinError) -> ProblemDetailsException:
+    extra = _field_errors_extra(exc.errors) if isinstance(exc, ValidationError) and exc.errors else None
+    return _problem(exc, extra)
+
+
+def _crash(exc: BaseException) -> ProblemDetailsException:
+    _log.error("unhandled_exception", exc_info=exc)
+    return _Problem(status_code=HTTPStatus.INTERNAL_SERVER_ERROR, detail=_GENERIC_CRASH_DETAIL)
+
+
+def _from_database_error(exc: Exception) -> ProblemDetailsException:
+    if isinstance(exc, RepositoryNotFoundError):
+        return _problem(NotFoundError())
+    if (translated := translate_database_error(exc)) is not None:
+        if translated.status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+            _log.warning("database_unavailable", error=repr(exc))
+        return _problem(translated)
+    return _crash(exc)
+
+
+_CONVERTERS: Mapping[type[Exception], Callable[[Any], ProblemDetailsException]] = {
+    HTTPException: _from_http_exception,
+    QuoinError: _from_domain_error,
+    AdvancedAlchemyError: _from_database_error,
+    SQLAlchemyError: _from_database_error,
+    OSError: _from_database_error,
+    Exception: _crash,
+}
+
+
+def problem_details_plugin() -> ProblemDetailsPlugin:
+    """The plugin that renders every error as problem details."""
+    return ProblemDetailsPlugin(
+        ProblemDetailsConfig(exception_to_problem_detail_map=_CONVERTERS),
+    )

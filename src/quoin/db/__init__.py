@@ -1,0 +1,1 @@
+"""Database wiring: plugin configuration, error translation, migrations."""

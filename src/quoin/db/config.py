@@ -1,0 +1,65 @@
+"""The advanced-alchemy plugin configuration: engine, pool, session and Alembic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from advanced_alchemy.extensions.litestar import (
+    AlembicAsyncConfig,
+    AsyncSessionConfig,
+    EngineConfig,
+    SQLAlchemyAsyncConfig,
+)
+
+from quoin.config import DatabaseSettings
+
+__all__ = ["ALEMBIC_INI", "MIGRATIONS_DIR", "VERSION_TABLE", "sqlalchemy_config"]
+
+
+def _project_root() -> Path:
+    """The folder holding ``alembic.ini``: the source checkout, else the working directory."""
+    checkout = Path(__file__).resolve().parents[3]
+    return checkout if (checkout / "alembic.ini").is_file() else Path.cwd()
+
+
+ALEMBIC_INI = _project_root() / "alembic.ini"
+MIGRATIONS_DIR = ALEMBIC_INI.parent / "migrations"
+VERSION_TABLE = "alembic_versions"
+
+
+def _engine_config(settings: DatabaseSettings) -> EngineConfig:
+    connect_args: dict[str, Any] = {"timeout": settings.db_connect_timeout}
+    if not settings.is_sqlite:
+        connect_args["server_settings"] = {"application_name": "quoin"}
+    return EngineConfig(
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout,  # type: ignore[arg-type]  # SQLAlchemy accepts float seconds
+        pool_recycle=settings.db_pool_recycle,
+        pool_pre_ping=settings.db_pool_pre_ping,
+        connect_args=connect_args,
+        echo=settings.db_echo,
+    )
+
+
+def sqlalchemy_config(settings: DatabaseSettings) -> SQLAlchemyAsyncConfig:
+    """The plugin config: it owns the engine's lifecycle and provides ``db_session`` per request.
+
+    Writes commit inside the request through the service (``auto_commit=True``)
+    so a failed commit is an error response, never a 2xx for data that was lost;
+    the default ``before_send_handler`` then only closes the session.
+    """
+    return SQLAlchemyAsyncConfig(
+        connection_string=settings.url.render_as_string(hide_password=False),
+        engine_config=_engine_config(settings),
+        session_config=AsyncSessionConfig(expire_on_commit=False),
+        set_default_exception_handler=False,
+        alembic_config=AlembicAsyncConfig(
+            script_config=str(ALEMBIC_INI),
+            script_location=str(MIGRATIONS_DIR),
+            version_table_name=VERSION_TABLE,
+            render_as_batch=settings.is_sqlite,
+            compare_type=True,
+        ),
+    )

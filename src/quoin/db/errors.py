@@ -1,0 +1,74 @@
+"""Classify database failures by what they mean, not by the wrapper they arrive in.
+
+advanced-alchemy wraps driver errors (outages included) in its own
+``IntegrityError``/``RepositoryError``, and asyncpg's unique violations lack
+the DETAIL line its regex expects, so the only reliable signals are the
+SQLSTATE codes and exception types on the cause chain.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+
+import asyncpg
+from sqlalchemy import exc as sa_exc
+
+from quoin.core.errors import ConflictError, QuoinError, ServiceUnavailableError
+
+__all__ = ["is_unique_violation", "translate_database_error"]
+
+_UNIQUE_VIOLATION = "23505"
+# Connection exceptions (08), insufficient resources (53), operator intervention
+# (57: shutdown, cannot connect now, statement timeout) and transaction
+# rollbacks the client may retry (40001 serialization, 40P01 deadlock).
+_TRANSIENT_SQLSTATE_PREFIXES = ("08", "53", "57", "40001", "40P01")
+
+
+def _cause_chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    state = getattr(exc, "sqlstate", None)
+    return state if isinstance(state, str) else None
+
+
+def is_unique_violation(exc: BaseException) -> bool:
+    """True when a unique constraint rejected the statement (PostgreSQL or SQLite)."""
+    for error in _cause_chain(exc):
+        if _sqlstate(error) == _UNIQUE_VIOLATION:
+            return True
+        if isinstance(error, sqlite3.IntegrityError) and error.sqlite_errorname in {
+            "SQLITE_CONSTRAINT_UNIQUE",
+            "SQLITE_CONSTRAINT_PRIMARYKEY",
+        }:
+            return True
+    return False
+
+
+def _is_transient(error: BaseException) -> bool:
+    if isinstance(error, sa_exc.TimeoutError | OSError | TimeoutError):
+        return True
+    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+        return True
+    if isinstance(error, asyncpg.PostgresConnectionError | asyncpg.ConnectionDoesNotExistError):
+        return True
+    state = _sqlstate(error)
+    if state is not None and state.startswith(_TRANSIENT_SQLSTATE_PREFIXES):
+        return True
+    return isinstance(error, sqlite3.OperationalError) and "locked" in str(error)
+
+
+def translate_database_error(exc: BaseException) -> QuoinError | None:
+    """Map a database failure to the domain error a client should see, or None if it is a bug."""
+    if is_unique_violation(exc):
+        return ConflictError("A resource with the same unique value already exists")
+    if any(_is_transient(error) for error in _cause_chain(exc)):
+        return ServiceUnavailableError("The database is unavailable, retry later")
+    return None

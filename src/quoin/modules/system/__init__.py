@@ -1,0 +1,1 @@
+"""Operational routes: health probes and the landing page."""

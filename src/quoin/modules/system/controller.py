@@ -1,0 +1,52 @@
+"""Liveness and readiness probes, and the HTML landing page."""
+
+from __future__ import annotations
+
+import asyncio
+
+import msgspec
+from litestar import Controller, get
+from litestar.response import Template
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from quoin import __version__
+from quoin.config import Settings
+from quoin.core.errors import ServiceUnavailableError
+from quoin.core.openapi import problem_responses
+
+__all__ = ["HealthController", "landing_page"]
+
+
+class HealthStatus(msgspec.Struct):
+    """A probe's answer."""
+
+    status: str
+
+
+class HealthController(Controller):
+    """Probes for load balancers and orchestrators."""
+
+    path = "/health"
+    tags = ["health"]  # noqa: RUF012  # Litestar reads these as class attributes
+
+    @get("/live", operation_id="Liveness", summary="Liveness probe", sync_to_thread=False)
+    def live(self) -> HealthStatus:
+        """The process is up. Touches no dependency, so a database outage never restarts instances."""
+        return HealthStatus(status="ok")
+
+    @get("/ready", operation_id="Readiness", summary="Readiness probe", responses=problem_responses(503))
+    async def ready(self, db_engine: AsyncEngine, settings: Settings) -> HealthStatus:
+        """The instance can serve traffic: the database answers within the health timeout."""
+        try:
+            async with asyncio.timeout(settings.db.health_db_timeout), db_engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception as exc:  # any failure to answer means "not ready"
+            raise ServiceUnavailableError("The database is not answering") from exc
+        return HealthStatus(status="ok")
+
+
+@get("/", include_in_schema=False, sync_to_thread=False)
+def landing_page() -> Template:
+    """A short HTML page that points people at the docs."""
+    return Template(template_name="index.html.j2", context={"version": __version__})

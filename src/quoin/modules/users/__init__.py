@@ -1,0 +1,1 @@
+"""Users: accounts, sign-up and management."""

@@ -1,0 +1,57 @@
+"""Dependency providers for the users controller: the service and the list filters."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from advanced_alchemy.filters import BooleanFilter, ComparisonFilter, LimitOffset, OrderBy, SearchFilter, StatementFilter
+from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from quoin.core.passwords import Passwords
+from quoin.modules.users.schemas import UserOrderField, normalize_email
+from quoin.modules.users.service import UserService
+
+__all__ = ["MAX_PAGE_SIZE", "provide_user_filters", "provide_users_service"]
+
+MAX_PAGE_SIZE = 100
+_MAX_OFFSET = 2**31 - 1
+_TIME_FIELDS = {UserOrderField.CREATED_AT, UserOrderField.UPDATED_AT}
+
+
+def provide_users_service(db_session: AsyncSession, passwords: Passwords) -> UserService:
+    """A ``UserService`` bound to this request's session."""
+    return UserService(session=db_session, passwords=passwords)
+
+
+def provide_user_filters(
+    limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE_SIZE, description="Page size.")] = 20,
+    offset: Annotated[int, Parameter(ge=0, le=_MAX_OFFSET, description="Rows to skip.")] = 0,
+    email: Annotated[
+        str | None, Parameter(min_length=1, max_length=254, description="Exact email, case-insensitive.")
+    ] = None,
+    search: Annotated[
+        str | None, Parameter(min_length=1, max_length=254, description="Substring of the email, case-insensitive.")
+    ] = None,
+    is_active: Annotated[bool | None, Parameter(description="Only active (true) or inactive (false) users.")] = None,
+    order_by: Annotated[UserOrderField, Parameter(description="Sort column.")] = UserOrderField.CREATED_AT,
+    sort: Annotated[
+        Literal["asc", "desc"] | None,
+        Parameter(description="Sort direction; `desc` by default for time columns, `asc` for email."),
+    ] = None,
+) -> list[StatementFilter]:
+    """The list query parameters of the contract, as advanced-alchemy statement filters."""
+    direction = sort or ("desc" if order_by in _TIME_FIELDS else "asc")
+    filters: list[StatementFilter] = [
+        OrderBy(field_name=order_by.value, sort_order=direction),
+        # A stable tie-breaker keeps pages disjoint when the sort column has duplicates.
+        OrderBy(field_name="id", sort_order=direction),
+        LimitOffset(limit=limit, offset=offset),
+    ]
+    if email is not None:
+        filters.append(ComparisonFilter(field_name="email", operator="eq", value=normalize_email(email)))
+    if search is not None:
+        filters.append(SearchFilter(field_name="email", value=search.lower(), ignore_case=True, escape_wildcards=True))
+    if is_active is not None:
+        filters.append(BooleanFilter(field_name="is_active", value=is_active))
+    return filters

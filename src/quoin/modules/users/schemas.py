@@ -1,0 +1,97 @@
+"""The users contract: request and response bodies as msgspec Structs."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+import msgspec
+
+__all__ = [
+    "Email",
+    "FullName",
+    "Password",
+    "UserCreate",
+    "UserOrderField",
+    "UserRead",
+    "UserUpdate",
+    "normalize_email",
+]
+
+# Explicit ASCII classes: JSON Schema's \s differs from Python's. Surrounding
+# spaces are accepted and trimmed; the address itself is the common
+# dot-atom form with a dotted DNS domain (no quoted local parts, no IDN).
+_EMAIL_PATTERN = (
+    r"^[ \t]*[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}[ \t]*$"
+)
+
+Email = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=6,
+        max_length=254,
+        pattern=_EMAIL_PATTERN,
+        description="Email address; trimmed and compared case-insensitively.",
+        examples=["ada@example.com"],
+    ),
+]
+Password = Annotated[
+    str,
+    msgspec.Meta(min_length=8, max_length=128, description="8 to 128 characters; stored only as an Argon2 hash."),
+]
+FullName = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=255,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="Display name; no control characters.",
+        examples=["Ada Lovelace"],
+    ),
+]
+
+
+def normalize_email(email: str) -> str:
+    """The canonical form of an email: trimmed and lower-cased (the one place this rule lives)."""
+    return email.strip(" \t").lower()
+
+
+class UserCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Sign-up body."""
+
+    email: Email
+    password: Password
+    full_name: FullName | None = None
+
+
+class UserUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Partial update: only the fields sent are changed; ``full_name: null`` clears it."""
+
+    email: Email | msgspec.UnsetType = msgspec.UNSET
+    password: Password | msgspec.UnsetType = msgspec.UNSET
+    full_name: FullName | None | msgspec.UnsetType = msgspec.UNSET
+    is_active: bool | msgspec.UnsetType = msgspec.UNSET
+    is_superuser: bool | msgspec.UnsetType = msgspec.UNSET
+
+
+class UserRead(msgspec.Struct, kw_only=True):
+    """A user as clients see it: never a password or hash."""
+
+    id: UUID
+    email: str
+    full_name: str | None
+    is_active: bool
+    is_superuser: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class UserOrderField(enum.StrEnum):
+    """Columns a user list can be ordered by."""
+
+    CREATED_AT = "created_at"
+    UPDATED_AT = "updated_at"
+    EMAIL = "email"

@@ -1,0 +1,88 @@
+"""Business rules for users: email canonical form, password hashing, uniqueness."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from advanced_alchemy.exceptions import RepositoryError
+from advanced_alchemy.extensions.litestar import service
+from advanced_alchemy.filters import StatementFilter
+
+from quoin.core.errors import ConflictError, NotFoundError
+from quoin.core.passwords import Passwords
+from quoin.db.errors import is_unique_violation
+from quoin.modules.users.models import User
+from quoin.modules.users.repository import UserRepository
+from quoin.modules.users.schemas import UserCreate, UserUpdate, normalize_email
+
+__all__ = ["UserService"]
+
+EMAIL_TAKEN = "Email already registered"
+USER_NOT_FOUND = "User not found"
+
+
+class UserService(service.SQLAlchemyAsyncRepositoryService[User, UserRepository]):
+    """Creates, reads, updates and deletes users; every write commits before the caller answers."""
+
+    repository_type = UserRepository
+
+    def __init__(self, *, passwords: Passwords, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.passwords = passwords
+
+    async def register(self, data: UserCreate) -> User:
+        """Create a user; 409 if the email is taken, even when two sign-ups race."""
+        with _email_must_be_free():
+            return await self.create(
+                User(
+                    email=normalize_email(data.email),
+                    full_name=data.full_name,
+                    hashed_password=await self.passwords.hash(data.password),
+                ),
+                auto_commit=True,
+            )
+
+    async def get_user(self, user_id: UUID) -> User:
+        """The user with this id, or ``NotFoundError``."""
+        user = await self.get_one_or_none(id=user_id)
+        if user is None:
+            raise NotFoundError(USER_NOT_FOUND)
+        return user
+
+    async def list_users(self, filters: Sequence[StatementFilter]) -> tuple[Sequence[User], int]:
+        """One page of users and the total matching ``filters``."""
+        return await self.get_many_and_count(*filters)
+
+    async def update_user(self, user_id: UUID, data: UserUpdate) -> User:
+        """Apply the fields present in ``data``; 404 if the user is gone, 409 if the new email is taken."""
+        changes: dict[str, Any] = msgspec.structs.asdict(data)
+        changes = {name: value for name, value in changes.items() if value is not msgspec.UNSET}
+        if "email" in changes:
+            changes["email"] = normalize_email(changes["email"])
+        if "password" in changes:
+            changes["hashed_password"] = await self.passwords.hash(changes.pop("password"))
+        user = await self.get_user(user_id)
+        if not changes:
+            return user
+        with _email_must_be_free():
+            return await self.update(changes, item_id=user.id, auto_commit=True)
+
+    async def delete_user(self, user_id: UUID) -> None:
+        """Delete the user for good; 404 if there is none."""
+        user = await self.get_user(user_id)
+        await self.delete(user.id, auto_commit=True)
+
+
+@contextmanager
+def _email_must_be_free() -> Iterator[None]:
+    """Turn a unique-constraint violation on the email into a 409 conflict."""
+    try:
+        yield
+    except RepositoryError as exc:
+        if is_unique_violation(exc):
+            raise ConflictError(EMAIL_TAKEN) from exc
+        raise
