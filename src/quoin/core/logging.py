@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from litestar.logging.config import StructLoggingConfig, default_structlog_processors, default_wrapper_class
+import structlog
+from litestar.logging.config import StructLoggingConfig, default_structlog_processors
 from litestar.plugins.structlog import StructlogConfig, StructlogPlugin
 
 from quoin.config import AppSettings
@@ -24,7 +25,7 @@ def structlog_plugin(settings: AppSettings) -> StructlogPlugin:
         StructlogConfig(
             structlog_logging_config=StructLoggingConfig(
                 processors=default_structlog_processors(as_json=not settings.is_development),
-                wrapper_class=default_wrapper_class(level),
+                wrapper_class=structlog.make_filtering_bound_logger(level),
                 log_exceptions="never",
             ),
             enable_middleware_logging=False,

@@ -41,6 +41,12 @@ _MSGSPEC_PATH = re.compile(r"\s+-\s+at\s+`\$\.?([^`]*)`$")
 _MSGSPEC_NAMED_FIELD = re.compile(r"field `([^`]+)`")
 
 
+def _requested_path(request: Request[Any, Any, Any]) -> str:
+    """The path exactly as the client sent it (Litestar's routing drops a trailing slash)."""
+    raw_path = request.scope.get("raw_path")
+    return raw_path.decode("latin-1") if raw_path else request.url.path
+
+
 class _Problem(ProblemDetailsException):
     """A problem document that fills in the members every response carries."""
 
@@ -48,7 +54,7 @@ class _Problem(ProblemDetailsException):
         """Add ``type``, ``title``, ``instance`` and ``request_id``, then render."""
         self.type_ = self.type_ or "about:blank"
         self.title = self.title or HTTPStatus(self.status_code).phrase
-        self.instance = self.instance or request.url.path
+        self.instance = self.instance or _requested_path(request)
         extra = dict(self.extra) if isinstance(self.extra, Mapping) else {}
         extra["request_id"] = request_id_of(request.scope)
         self.extra = extra
@@ -68,12 +74,12 @@ def _field_errors_extra(errors: list[FieldError]) -> dict[str, Any]:
     return {"errors": [{"field": e.field, "message": e.message} for e in errors]}
 
 
-def _from_msgspec_error(error: msgspec.ValidationError) -> FieldError:
-    message = str(error)
+def _field_error(message: str, field: str = "body") -> FieldError:
+    """Name the failing field from a msgspec message; ``field`` is the fallback (the whole body)."""
     if located := _MSGSPEC_PATH.search(message):
-        return FieldError(field=located.group(1) or "body", message=message[: located.start()])
+        return FieldError(field=located.group(1) or field, message=message[: located.start()])
     named = _MSGSPEC_NAMED_FIELD.search(message)
-    return FieldError(field=named.group(1) if named else "body", message=message)
+    return FieldError(field=named.group(1) if named else field, message=message)
 
 
 def _decoding_failure(exc: BaseException) -> QuoinError | None:
@@ -81,7 +87,7 @@ def _decoding_failure(exc: BaseException) -> QuoinError | None:
     cause: BaseException | None = exc
     while cause is not None:
         if isinstance(cause, msgspec.ValidationError):
-            return ValidationError("The request body does not match the schema", errors=[_from_msgspec_error(cause)])
+            return ValidationError("The request body does not match the schema", errors=[_field_error(str(cause))])
         if isinstance(cause, msgspec.DecodeError):
             return _BadRequest("The request body is not valid JSON")
         cause = cause.__cause__
@@ -92,13 +98,16 @@ class _BadRequest(QuoinError):
     status = HTTPStatus.BAD_REQUEST
 
 
+def _field_error_of(item: Mapping[str, Any]) -> FieldError:
+    """One entry of Litestar's validation ``extra``; ``data`` is the body as a whole."""
+    key = str(item.get("key", "body"))
+    message = str(item.get("message", "Invalid value"))
+    return _field_error(message, "body") if key == "data" else FieldError(field=key, message=message)
+
+
 def _from_http_exception(exc: HTTPException) -> ProblemDetailsException:
     if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
-        errors = [
-            FieldError(field=str(item.get("key", "body")), message=str(item.get("message", "Invalid value")))
-            for item in exc.extra
-            if isinstance(item, Mapping)
-        ]
+        errors = [_field_error_of(item) for item in exc.extra if isinstance(item, Mapping)]
         error = ValidationError("The request does not match the schema", errors=errors)
         return _problem(error, _field_errors_extra(error.errors))
     if exc.status_code == HTTPStatus.BAD_REQUEST and (decoded := _decoding_failure(exc)) is not None:

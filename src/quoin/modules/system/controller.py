@@ -6,6 +6,7 @@ import asyncio
 
 import msgspec
 from litestar import Controller, get
+from litestar.di import NamedDependency
 from litestar.response import Template
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -36,7 +37,7 @@ class HealthController(Controller):
         return HealthStatus(status="ok")
 
     @get("/ready", operation_id="Readiness", summary="Readiness probe", responses=problem_responses(503))
-    async def ready(self, db_engine: AsyncEngine, settings: Settings) -> HealthStatus:
+    async def ready(self, db_engine: NamedDependency[AsyncEngine], settings: NamedDependency[Settings]) -> HealthStatus:
         """The instance can serve traffic: the database answers within the health timeout."""
         try:
             async with asyncio.timeout(settings.db.health_db_timeout), db_engine.connect() as connection:

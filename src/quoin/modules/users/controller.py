@@ -10,7 +10,8 @@ from advanced_alchemy.service import OffsetPagination
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import Provide
 from litestar.dto import MsgspecDTO
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, PathParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from quoin.core.openapi import problem_responses
@@ -20,7 +21,8 @@ from quoin.modules.users.service import UserService
 
 __all__ = ["UserController"]
 
-UserId = Annotated[UUID, Parameter(title="User id", description="The user's UUID.")]
+UserId = Annotated[UUID, PathParameter(title="User id", description="The user's UUID.")]
+Users = NamedDependency[UserService]
 
 
 class UserReadDTO(MsgspecDTO[UserRead]):
@@ -45,7 +47,7 @@ class UserController(Controller):
         status_code=HTTP_201_CREATED,
         responses=problem_responses(400, 409, 413, 422, 500, 503),
     )
-    async def create_user(self, request: Request, users_service: UserService, data: UserCreate) -> Response[UserRead]:
+    async def create_user(self, request: Request, users_service: Users, data: JSONBody[UserCreate]) -> Response[UserRead]:
         """Create a user account. The response's ``Location`` header points at the new user."""
         user = await users_service.register(data)
         location = request.app.route_reverse("get_user", user_id=user.id)
@@ -62,7 +64,7 @@ class UserController(Controller):
         responses=problem_responses(422, 500, 503),
     )
     async def list_users(
-        self, users_service: UserService, filters: list[StatementFilter]
+        self, users_service: Users, filters: NamedDependency[list[StatementFilter]]
     ) -> OffsetPagination[UserRead]:
         """A page of users, filtered and sorted by the query parameters, with the total count."""
         users, total = await users_service.list_users(filters)
@@ -75,7 +77,7 @@ class UserController(Controller):
         summary="Get a user",
         responses=problem_responses(404, 500, 503),
     )
-    async def get_user(self, users_service: UserService, user_id: UserId) -> UserRead:
+    async def get_user(self, users_service: Users, user_id: UserId) -> UserRead:
         """One user by id."""
         return users_service.to_schema(await users_service.get_user(user_id), schema_type=UserRead)
 
@@ -85,7 +87,7 @@ class UserController(Controller):
         summary="Update a user",
         responses=problem_responses(400, 404, 409, 413, 422, 500, 503),
     )
-    async def update_user(self, users_service: UserService, user_id: UserId, data: UserUpdate) -> UserRead:
+    async def update_user(self, users_service: Users, user_id: UserId, data: JSONBody[UserUpdate]) -> UserRead:
         """Change any subset of a user's fields; fields not sent are left as they are."""
         user = await users_service.update_user(user_id, data)
         return users_service.to_schema(user, schema_type=UserRead)
@@ -98,6 +100,6 @@ class UserController(Controller):
         return_dto=None,
         responses=problem_responses(404, 500, 503),
     )
-    async def delete_user(self, users_service: UserService, user_id: UserId) -> None:
+    async def delete_user(self, users_service: Users, user_id: UserId) -> None:
         """Delete a user for good; later calls for the same id answer 404."""
         await users_service.delete_user(user_id)

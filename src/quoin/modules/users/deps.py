@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from advanced_alchemy.filters import BooleanFilter, ComparisonFilter, LimitOffset, OrderBy, SearchFilter, StatementFilter
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quoin.core.passwords import Passwords
@@ -19,25 +20,27 @@ _MAX_OFFSET = 2**31 - 1
 _TIME_FIELDS = {UserOrderField.CREATED_AT, UserOrderField.UPDATED_AT}
 
 
-def provide_users_service(db_session: AsyncSession, passwords: Passwords) -> UserService:
+def provide_users_service(
+    db_session: NamedDependency[AsyncSession], passwords: NamedDependency[Passwords]
+) -> UserService:
     """A ``UserService`` bound to this request's session."""
     return UserService(session=db_session, passwords=passwords)
 
 
 def provide_user_filters(
-    limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE_SIZE, description="Page size.")] = 20,
-    offset: Annotated[int, Parameter(ge=0, le=_MAX_OFFSET, description="Rows to skip.")] = 0,
+    limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE, description="Page size.")] = 20,
+    offset: Annotated[int, QueryParameter(ge=0, le=_MAX_OFFSET, description="Rows to skip.")] = 0,
     email: Annotated[
-        str | None, Parameter(min_length=1, max_length=254, description="Exact email, case-insensitive.")
+        str | None, QueryParameter(min_length=1, max_length=254, description="Exact email, case-insensitive.")
     ] = None,
     search: Annotated[
-        str | None, Parameter(min_length=1, max_length=254, description="Substring of the email, case-insensitive.")
+        str | None, QueryParameter(min_length=1, max_length=254, description="Substring of the email, case-insensitive.")
     ] = None,
-    is_active: Annotated[bool | None, Parameter(description="Only active (true) or inactive (false) users.")] = None,
-    order_by: Annotated[UserOrderField, Parameter(description="Sort column.")] = UserOrderField.CREATED_AT,
+    is_active: Annotated[bool | None, QueryParameter(description="Only active (true) or inactive (false) users.")] = None,
+    order_by: Annotated[UserOrderField, QueryParameter(description="Sort column.")] = UserOrderField.CREATED_AT,
     sort: Annotated[
         Literal["asc", "desc"] | None,
-        Parameter(description="Sort direction; `desc` by default for time columns, `asc` for email."),
+        QueryParameter(description="Sort direction; `desc` by default for time columns, `asc` for email."),
     ] = None,
 ) -> list[StatementFilter]:
     """The list query parameters of the contract, as advanced-alchemy statement filters."""

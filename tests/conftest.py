@@ -1,0 +1,178 @@
+"""Shared fixtures: a real PostgreSQL, the migrated schema, one app, and per-test isolation.
+
+PostgreSQL comes from ``TEST_DATABASE_URL`` (a server the suite may create
+databases on) or from a private throwaway server started from the local
+binaries. Either way the suite works only in a database it created itself and
+drops at the end. Each test runs inside an outer transaction that is rolled
+back; the app's commits become savepoint releases. Tests marked
+``committing`` use the real pool instead and get emptied tables afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
+from asgi_lifespan import LifespanManager
+from litestar import Litestar
+from sqlalchemy import text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from quoin.app import create_app
+from quoin.config import Settings
+from quoin.db.migrations import upgrade_to_head
+from tests.postgres_server import PrivatePostgres
+
+# Cheap Argon2 parameters keep the suite fast; production defaults are tested separately.
+FAST_HASHING = {"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_COST": "1024", "ARGON2_PARALLELISM": "1"}
+
+
+def make_settings(database_url: URL | str, **overrides: str) -> Settings:
+    """Settings for a test app, independent of the caller's environment and ``.env``."""
+    url = database_url if isinstance(database_url, str) else database_url.render_as_string(hide_password=False)
+    return Settings.from_env({"DATABASE_URL": url, **FAST_HASHING, **overrides}, env_file=None)
+
+
+def _asyncpg(url: str) -> URL:
+    parsed = make_url(url)
+    return parsed.set(drivername="postgresql+asyncpg") if parsed.drivername in {"postgres", "postgresql"} else parsed
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[URL]:
+    """URL of a PostgreSQL server on which the suite may create its own databases."""
+    if configured := os.environ.get("TEST_DATABASE_URL"):
+        yield _asyncpg(configured)
+        return
+    server = PrivatePostgres()
+    try:
+        yield make_url(server.start())
+    finally:
+        server.stop()
+
+
+class DatabaseFactory:
+    """Creates uniquely named databases on the test server and drops them all at the end."""
+
+    def __init__(self, server: URL) -> None:
+        self.server = server
+        self.created: list[str] = []
+
+    async def _admin(self, statement: str) -> None:
+        engine = create_async_engine(self.server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(text(statement))
+        finally:
+            await engine.dispose()
+
+    async def create(self, *, migrated: bool) -> URL:
+        """A new empty database, optionally migrated to head."""
+        name = f"quoin_test_{uuid.uuid4().hex[:12]}"
+        await self._admin(f'CREATE DATABASE "{name}"')
+        self.created.append(name)
+        url = self.server.set(database=name)
+        if migrated:
+            engine = create_async_engine(url, poolclass=NullPool)
+            try:
+                async with engine.begin() as connection:
+                    await connection.run_sync(upgrade_to_head)
+            finally:
+                await engine.dispose()
+        return url
+
+    async def drop_all(self) -> None:
+        """Drop every database this factory created."""
+        for name in self.created:
+            await self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+async def databases(postgres_server: URL) -> AsyncIterator[DatabaseFactory]:
+    """Factory for extra databases (migration tests); cleaned up at the end of the session."""
+    factory = DatabaseFactory(postgres_server)
+    try:
+        yield factory
+    finally:
+        await factory.drop_all()
+
+
+@pytest.fixture(scope="session")
+async def database_url(databases: DatabaseFactory) -> URL:
+    """The main test database, migrated with the project's real migrations."""
+    return await databases.create(migrated=True)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: URL) -> Settings:
+    """Settings of the shared test app."""
+    return make_settings(database_url)
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings) -> AsyncIterator[Litestar]:
+    """One app for the whole session, its lifespan (engine, pool) running."""
+    application = create_app(settings)
+    async with LifespanManager(application):  # type: ignore[arg-type]
+        yield application
+
+
+def db_config_of(application: Litestar) -> SQLAlchemyAsyncConfig:
+    """The advanced-alchemy config the app's plugin was built with."""
+    config = application.plugins.get(SQLAlchemyPlugin).config
+    found = config[0] if isinstance(config, list | tuple) else config
+    assert isinstance(found, SQLAlchemyAsyncConfig)
+    return found
+
+
+@pytest.fixture(scope="session")
+def engine(app: Litestar) -> AsyncEngine:
+    """The app's own engine (and pool)."""
+    engine = app.state[db_config_of(app).engine_app_state_key]
+    assert isinstance(engine, AsyncEngine)
+    return engine
+
+
+@pytest.fixture
+async def db(app: Litestar, engine: AsyncEngine, request: pytest.FixtureRequest) -> AsyncIterator[AsyncConnection]:
+    """A connection for the test's own queries; everything the app writes meanwhile is rolled back.
+
+    Under the ``committing`` marker the app keeps its real pool and the users
+    table is emptied afterwards instead.
+    """
+    if request.node.get_closest_marker("committing"):
+        async with engine.connect() as connection:
+            try:
+                yield connection
+            finally:
+                await connection.rollback()
+                await connection.execute(text("TRUNCATE users CASCADE"))
+                await connection.commit()
+        return
+    config = db_config_of(app)
+    original: async_sessionmaker[Any] = app.state[config.session_maker_app_state_key]
+    async with engine.connect() as connection:
+        outer = await connection.begin()
+        app.state[config.session_maker_app_state_key] = async_sessionmaker(
+            **{**original.kw, "bind": connection, "join_transaction_mode": "create_savepoint"}
+        )
+        try:
+            yield connection
+        finally:
+            app.state[config.session_maker_app_state_key] = original
+            await outer.rollback()
+
+
+@pytest.fixture
+async def client(app: Litestar, db: AsyncConnection) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to the app in-process, on the test's event loop."""
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http

@@ -1,0 +1,50 @@
+"""Small helpers shared by tests: sign-up through the API and problem-document checks."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+USERS = "/api/v1/users/"
+PASSWORD = "correct horse battery"
+
+
+def unique_email(prefix: str = "user") -> str:
+    """An email no other test uses."""
+    return f"{prefix}-{uuid.uuid4().hex[:10]}@example.com"
+
+
+async def sign_up(client: httpx.AsyncClient, email: str | None = None, **fields: Any) -> dict[str, Any]:
+    """Create a user through the API and return its JSON; fails the test on anything but 201."""
+    body = {"email": email or unique_email(), "password": PASSWORD, **fields}
+    response = await client.post(USERS, json=body)
+    assert response.status_code == 201, response.text
+    user: dict[str, Any] = response.json()
+    return user
+
+
+def assert_problem(response: httpx.Response, status: int, *, detail: str | None = None) -> dict[str, Any]:
+    """The response is an RFC 9457 problem document with ``status``; returns its body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem: dict[str, Any] = response.json()
+    assert problem["status"] == status
+    assert problem["type"] == "about:blank"
+    assert problem["title"]
+    assert problem["instance"] == response.request.url.raw_path.decode().split("?")[0]
+    assert problem["request_id"] == response.headers["x-request-id"]
+    if detail is not None:
+        assert problem["detail"] == detail
+    return problem
+
+
+async def count_users(db: AsyncConnection, email: str | None = None) -> int:
+    """Rows in ``users`` (with this email, if given), as the database sees them."""
+    if email is None:
+        return int((await db.execute(text("SELECT count(*) FROM users"))).scalar_one())
+    query = text("SELECT count(*) FROM users WHERE email = :email")
+    return int((await db.execute(query, {"email": email})).scalar_one())

@@ -1,0 +1,88 @@
+"""A throwaway PostgreSQL server started from the local binaries, for the test session.
+
+It lives in a temporary directory, listens only on 127.0.0.1 on a free port,
+runs with durability off (it is thrown away), and is stopped and deleted at the
+end. As root (CI), the server runs as the ``postgres`` user, because
+``initdb`` refuses to run as root.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+__all__ = ["PrivatePostgres", "find_binary"]
+
+
+def find_binary(name: str) -> str:
+    """``name`` on PATH, else from the newest ``/usr/lib/postgresql/*/bin``."""
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), key=lambda p: int(Path(p).parts[4]))
+    if not candidates:
+        raise RuntimeError(
+            f"PostgreSQL binary {name!r} not found on PATH or in /usr/lib/postgresql/*/bin; "
+            "install PostgreSQL or set TEST_DATABASE_URL"
+        )
+    return candidates[-1]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class PrivatePostgres:
+    """Start with ``start()`` (returns the server URL), stop with ``stop()``."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="quoin-test-pg-"))
+        self.data = self.root / "data"
+        self.port = _free_port()
+        self._as_user: list[str] = []
+        if os.geteuid() == 0:
+            try:
+                account = pwd.getpwnam("postgres")
+            except KeyError:
+                raise RuntimeError("running as root needs a 'postgres' user to own the test server") from None
+            os.chown(self.root, account.pw_uid, account.pw_gid)
+            self._as_user = ["runuser", "-u", "postgres", "--"]
+
+    def _run(self, *args: str) -> None:
+        result = subprocess.run([*self._as_user, *args], capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            log = self.root / "server.log"
+            server_log = log.read_text() if log.exists() else ""
+            raise RuntimeError(f"{args[0]} failed:\n{result.stdout}{result.stderr}{server_log}")
+
+    def start(self) -> str:
+        """Create and start the cluster; return its URL (user ``postgres``, trust auth)."""
+        self._run(
+            find_binary("initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust",
+            "-E", "UTF8", "--no-locale", "--no-sync",
+        )  # fmt: skip
+        options = (
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        )
+        self._run(
+            find_binary("pg_ctl"), "-D", str(self.data), "-l", str(self.root / "server.log"),
+            "-o", options, "-w", "-t", "60", "start",
+        )  # fmt: skip
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def stop(self) -> None:
+        """Stop the server and delete its files."""
+        try:
+            if (self.data / "postmaster.pid").exists():
+                self._run(find_binary("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
