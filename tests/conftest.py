@@ -17,7 +17,6 @@ from typing import Any
 
 import httpx
 import pytest
-from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
 from asgi_lifespan import LifespanManager
 from litestar import Litestar
 from sqlalchemy import text
@@ -28,6 +27,7 @@ from sqlalchemy.pool import NullPool
 from quoin.app import create_app
 from quoin.config import Settings
 from quoin.db.migrations import upgrade_to_head
+from tests.helpers import db_config_of, engine_of
 from tests.postgres_server import PrivatePostgres
 
 # Cheap Argon2 parameters keep the suite fast; production defaults are tested separately.
@@ -124,20 +124,10 @@ async def app(settings: Settings) -> AsyncIterator[Litestar]:
         yield application
 
 
-def db_config_of(application: Litestar) -> SQLAlchemyAsyncConfig:
-    """The advanced-alchemy config the app's plugin was built with."""
-    config = application.plugins.get(SQLAlchemyPlugin).config
-    found = config[0] if isinstance(config, list | tuple) else config
-    assert isinstance(found, SQLAlchemyAsyncConfig)
-    return found
-
-
 @pytest.fixture(scope="session")
 def engine(app: Litestar) -> AsyncEngine:
     """The app's own engine (and pool)."""
-    engine = app.state[db_config_of(app).engine_app_state_key]
-    assert isinstance(engine, AsyncEngine)
-    return engine
+    return engine_of(app)
 
 
 @pytest.fixture

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
+from asgi_lifespan import LifespanManager
+from litestar import Litestar
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from quoin.app import create_app
+from quoin.config import Settings
 
 USERS = "/api/v1/users/"
 PASSWORD = "correct horse battery"
@@ -48,3 +56,28 @@ async def count_users(db: AsyncConnection, email: str | None = None) -> int:
         return int((await db.execute(text("SELECT count(*) FROM users"))).scalar_one())
     query = text("SELECT count(*) FROM users WHERE email = :email")
     return int((await db.execute(query, {"email": email})).scalar_one())
+
+
+@asynccontextmanager
+async def running_app(settings: Settings) -> AsyncIterator[tuple[Litestar, httpx.AsyncClient]]:
+    """A separate app built from ``settings``, started, with a client; stopped afterwards."""
+    application = create_app(settings)
+    async with LifespanManager(application):  # type: ignore[arg-type]
+        transport = httpx.ASGITransport(app=application)  # type: ignore[arg-type]
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield application, client
+
+
+def db_config_of(application: Litestar) -> SQLAlchemyAsyncConfig:
+    """The advanced-alchemy config the app's plugin was built with."""
+    config = application.plugins.get(SQLAlchemyPlugin).config
+    found = config[0] if isinstance(config, list | tuple) else config
+    assert isinstance(found, SQLAlchemyAsyncConfig)
+    return found
+
+
+def engine_of(application: Litestar) -> AsyncEngine:
+    """The engine (and pool) the app's plugin created."""
+    engine = application.state[db_config_of(application).engine_app_state_key]
+    assert isinstance(engine, AsyncEngine)
+    return engine

@@ -13,7 +13,7 @@ from litestar.template import TemplateConfig
 
 from quoin.config import Settings
 from quoin.core.logging import structlog_plugin
-from quoin.core.openapi import STATIC_PREFIX, docs_page, openapi_config
+from quoin.core.openapi import STATIC_PREFIX, docs_page, drop_generated_error_responses, openapi_config
 from quoin.core.passwords import Passwords
 from quoin.core.problem_details import problem_details_plugin
 from quoin.core.request_id import RequestIdMiddleware, add_request_id_header
@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware=[RequestIdMiddleware()],
         before_send=[add_request_id_header],
         openapi_config=openapi_config(),
+        on_startup=[drop_generated_error_responses],
         template_config=TemplateConfig(directory=_PACKAGE_DIR / "templates", engine=JinjaTemplateEngine),
         request_max_body_size=settings.app.request_max_body_size,
         debug=settings.app.debug,

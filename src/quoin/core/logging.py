@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import structlog
-from litestar.logging.config import StructLoggingConfig, default_structlog_processors
+from litestar.logging.config import StructLoggingConfig
 from litestar.plugins.structlog import StructlogConfig, StructlogPlugin
 
 from quoin.config import AppSettings
@@ -14,7 +14,7 @@ __all__ = ["structlog_plugin"]
 
 
 def structlog_plugin(settings: AppSettings) -> StructlogPlugin:
-    """Console output in development, one JSON object per line elsewhere.
+    """Colourful console lines in development on a terminal, one JSON object per line otherwise.
 
     Exceptions are logged by the problem-details handler (with the request id),
     never by the framework, which would also log handled 4xx with tracebacks.
@@ -24,8 +24,8 @@ def structlog_plugin(settings: AppSettings) -> StructlogPlugin:
     return StructlogPlugin(
         StructlogConfig(
             structlog_logging_config=StructLoggingConfig(
-                processors=default_structlog_processors(as_json=not settings.is_development),
                 wrapper_class=structlog.make_filtering_bound_logger(level),
+                pretty_print_tty=settings.is_development,
                 log_exceptions="never",
             ),
             enable_middleware_logging=False,

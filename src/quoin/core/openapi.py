@@ -6,17 +6,26 @@ from http import HTTPStatus
 from typing import Any
 
 import msgspec
-from litestar import Request, get
+from litestar import Litestar, Request, get
 from litestar.enums import MediaType
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.plugins import ScalarRenderPlugin
-from litestar.openapi.spec import Components, Contact, Tag
+from litestar.openapi.spec import Components, Contact, Operation, Tag
 
 from quoin import __version__
 
-__all__ = ["FieldProblem", "Problem", "docs_page", "openapi_config", "problem_responses"]
+__all__ = [
+    "PROBLEM_MEDIA_TYPE",
+    "FieldProblem",
+    "Problem",
+    "docs_page",
+    "drop_generated_error_responses",
+    "openapi_config",
+    "problem_responses",
+]
 
 STATIC_PREFIX = "/static"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 _docs_renderer = ScalarRenderPlugin(
     path="/scalar",
@@ -52,7 +61,7 @@ def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
     return {
         status: ResponseSpec(
             data_container=Problem,
-            media_type="application/problem+json",
+            media_type=PROBLEM_MEDIA_TYPE,
             description=HTTPStatus(status).phrase,
             generate_examples=False,
         )
@@ -76,6 +85,24 @@ def openapi_config() -> OpenAPIConfig:
         ],
         components=Components(),
     )
+
+
+def drop_generated_error_responses(app: Litestar) -> None:
+    """Remove the error responses Litestar adds on its own (a 400 for every handler with parameters).
+
+    Each operation lists the problem-details statuses it really answers with
+    (``problem_responses``); a generated 400 with a non-problem schema would
+    document a response the API never sends.
+    """
+    for path_item in (app.openapi_schema.paths or {}).values():
+        for method in ("get", "put", "post", "delete", "patch"):
+            operation: Operation | None = getattr(path_item, method)
+            if operation is None or not operation.responses:
+                continue
+            for status, response in list(operation.responses.items()):
+                content = getattr(response, "content", None) or {}
+                if status.startswith(("4", "5")) and PROBLEM_MEDIA_TYPE not in content:
+                    del operation.responses[status]
 
 
 @get("/docs", include_in_schema=False, media_type=MediaType.HTML, sync_to_thread=False)

@@ -28,12 +28,8 @@ from quoin.core.errors import FieldError, NotFoundError, QuoinError, ValidationE
 from quoin.core.request_id import request_id_of
 from quoin.db.errors import translate_database_error
 
-__all__ = ["PROBLEM_MEDIA_TYPE", "problem_details_plugin"]
-
-PROBLEM_MEDIA_TYPE = "application/problem+json"
+__all__ = ["problem_details_plugin"]
 _GENERIC_CRASH_DETAIL = "An unexpected error occurred; it has been logged"
-
-_log = structlog.get_logger("quoin.errors")
 
 # msgspec reports the failing location as "... - at `$.field[0].sub`" or names
 # the field in backticks ("Object missing required field `email`").
@@ -122,7 +118,7 @@ def _from_domain_error(exc: QuoinError) -> ProblemDetailsException:
 
 
 def _crash(exc: BaseException) -> ProblemDetailsException:
-    _log.error("unhandled_exception", exc_info=exc)
+    structlog.get_logger("quoin.errors").error("unhandled_exception", exc_info=exc)
     return _Problem(status_code=HTTPStatus.INTERNAL_SERVER_ERROR, detail=_GENERIC_CRASH_DETAIL)
 
 
@@ -131,7 +127,7 @@ def _from_database_error(exc: Exception) -> ProblemDetailsException:
         return _problem(NotFoundError())
     if (translated := translate_database_error(exc)) is not None:
         if translated.status >= HTTPStatus.INTERNAL_SERVER_ERROR:
-            _log.warning("database_unavailable", error=repr(exc))
+            structlog.get_logger("quoin.errors").warning("database_unavailable", error=repr(exc))
         return _problem(translated)
     return _crash(exc)
 

@@ -6,27 +6,21 @@ from typing import Annotated
 from uuid import UUID
 
 from advanced_alchemy.filters import StatementFilter
-from advanced_alchemy.service import OffsetPagination
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import Provide
-from litestar.dto import MsgspecDTO
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from quoin.core.openapi import problem_responses
 from quoin.modules.users.deps import provide_user_filters, provide_users_service
-from quoin.modules.users.schemas import UserCreate, UserRead, UserUpdate
+from quoin.modules.users.schemas import UserCreate, UserPage, UserRead, UserUpdate
 from quoin.modules.users.service import UserService
 
 __all__ = ["UserController"]
 
 UserId = Annotated[UUID, PathParameter(title="User id", description="The user's UUID.")]
 Users = NamedDependency[UserService]
-
-
-class UserReadDTO(MsgspecDTO[UserRead]):
-    """Response DTO: the public user contract."""
 
 
 class UserController(Controller):
@@ -38,7 +32,6 @@ class UserController(Controller):
         "users_service": Provide(provide_users_service, sync_to_thread=False),
         "filters": Provide(provide_user_filters, sync_to_thread=False),
     }
-    return_dto = UserReadDTO
 
     @post(
         "/",
@@ -65,10 +58,11 @@ class UserController(Controller):
     )
     async def list_users(
         self, users_service: Users, filters: NamedDependency[list[StatementFilter]]
-    ) -> OffsetPagination[UserRead]:
+    ) -> UserPage:
         """A page of users, filtered and sorted by the query parameters, with the total count."""
         users, total = await users_service.list_users(filters)
-        return users_service.to_schema(users, total=total, filters=filters, schema_type=UserRead)
+        page = users_service.to_schema(users, total=total, filters=filters, schema_type=UserRead)
+        return UserPage(items=list(page.items), total=page.total, limit=page.limit, offset=page.offset)
 
     @get(
         "/{user_id:uuid}",
@@ -97,7 +91,6 @@ class UserController(Controller):
         operation_id="DeleteUser",
         summary="Delete a user",
         status_code=HTTP_204_NO_CONTENT,
-        return_dto=None,
         responses=problem_responses(404, 500, 503),
     )
     async def delete_user(self, users_service: Users, user_id: UserId) -> None:

@@ -15,6 +15,7 @@ __all__ = [
     "Password",
     "UserCreate",
     "UserOrderField",
+    "UserPage",
     "UserRead",
     "UserUpdate",
     "normalize_email",
@@ -87,6 +88,15 @@ class UserRead(msgspec.Struct, kw_only=True):
     is_superuser: bool
     created_at: datetime
     updated_at: datetime
+
+
+class UserPage(msgspec.Struct, kw_only=True):
+    """One page of a user list."""
+
+    items: list[UserRead]
+    total: int
+    limit: int
+    offset: int
 
 
 class UserOrderField(enum.StrEnum):

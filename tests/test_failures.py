@@ -1,0 +1,150 @@
+"""What clients see when things go wrong: races, failed commits, outages, crashes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+import pytest
+import structlog
+from litestar import get
+from sqlalchemy import text
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from tests.conftest import make_settings
+from tests.helpers import PASSWORD, USERS, assert_problem, count_users, engine_of, running_app, sign_up
+from tests.postgres_server import PrivatePostgres
+
+
+@pytest.mark.committing
+async def test_twenty_concurrent_sign_ups_with_one_email_create_exactly_one_user(
+    client: httpx.AsyncClient, db: AsyncConnection
+) -> None:
+    emails = [f"Racer@Example.com{' ' * (i % 3)}".upper() if i % 2 else "racer@example.com" for i in range(20)]
+
+    responses = await asyncio.gather(*(client.post(USERS, json={"email": e, "password": PASSWORD}) for e in emails))
+
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [201] + [409] * 19
+    for response in responses:
+        if response.status_code == 409:
+            assert_problem(response, 409, detail="Email already registered")
+    assert await count_users(db, "racer@example.com") == 1
+
+
+@pytest.fixture
+async def commit_fails_for_doomed_emails(db: AsyncConnection) -> None:
+    """A deferred constraint trigger: inserts of ``doomed…`` emails fail only at COMMIT."""
+    await db.execute(
+        text(
+            """
+            CREATE FUNCTION reject_doomed() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF NEW.email LIKE 'doomed%' THEN
+                    RAISE EXCEPTION 'commit-time failure for %', NEW.email USING ERRCODE = 'check_violation';
+                END IF;
+                RETURN NEW;
+            END $$
+            """
+        )
+    )
+    await db.execute(
+        text(
+            "CREATE CONSTRAINT TRIGGER doomed_at_commit AFTER INSERT OR UPDATE ON users "
+            "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION reject_doomed()"
+        )
+    )
+    await db.commit()
+    yield
+    await db.execute(text("DROP TRIGGER doomed_at_commit ON users"))
+    await db.execute(text("DROP FUNCTION reject_doomed()"))
+    await db.commit()
+
+
+@pytest.mark.committing
+@pytest.mark.usefixtures("commit_fails_for_doomed_emails")
+async def test_a_write_whose_commit_fails_never_answers_2xx_and_leaves_no_row(
+    client: httpx.AsyncClient, db: AsyncConnection
+) -> None:
+    with structlog.testing.capture_logs() as logs:
+        response = await client.post(USERS, json={"email": "doomed@example.com", "password": PASSWORD})
+
+    problem = assert_problem(response, 500)
+    assert "commit-time failure" not in response.text
+    assert problem["detail"] == "An unexpected error occurred; it has been logged"
+    assert await count_users(db, "doomed@example.com") == 0
+    assert any(entry["event"] == "unhandled_exception" for entry in logs)
+
+
+@pytest.mark.committing
+@pytest.mark.usefixtures("commit_fails_for_doomed_emails")
+async def test_an_update_whose_commit_fails_never_answers_2xx_and_changes_nothing(
+    client: httpx.AsyncClient, db: AsyncConnection
+) -> None:
+    user = await sign_up(client, "survivor@example.com")
+
+    response = await client.patch(f"{USERS}{user['id']}", json={"email": "doomed.survivor@example.com"})
+
+    assert_problem(response, 500)
+    assert (await client.get(f"{USERS}{user['id']}")).json() == user
+
+
+async def test_an_unexpected_crash_is_a_generic_500_and_the_trace_goes_to_the_log(database_url: URL) -> None:
+    @get("/boom", sync_to_thread=False)
+    def boom() -> None:
+        raise RuntimeError("secret internals: password=hunter2")
+
+    async with running_app(make_settings(database_url, ENV="production")) as (app, client):
+        app.register(boom)
+        with structlog.testing.capture_logs() as logs:
+            response = await client.get("/boom")
+
+    problem = assert_problem(response, 500)
+    assert problem["detail"] == "An unexpected error occurred; it has been logged"
+    assert "hunter2" not in response.text
+    assert "Traceback" not in response.text
+    crash = next(entry for entry in logs if entry["event"] == "unhandled_exception")
+    assert isinstance(crash["exc_info"], RuntimeError)
+
+
+@pytest.fixture
+def unreachable_database() -> str:
+    """A PostgreSQL URL where nothing listens."""
+    server = PrivatePostgres()  # only used for a free port; never started
+    server.stop()
+    return f"postgresql+asyncpg://postgres@127.0.0.1:{server.port}/quoin"
+
+
+async def test_with_the_database_unreachable_requests_fail_fast_with_503(unreachable_database: str) -> None:
+    settings = make_settings(unreachable_database, DB_CONNECT_TIMEOUT="2", DB_POOL_TIMEOUT="2")
+    async with running_app(settings) as (_, client):
+        started = time.monotonic()
+        created = await client.post(USERS, json={"email": "down@example.com", "password": PASSWORD})
+        listed = await client.get(USERS)
+        ready = await client.get("/health/ready")
+        live = await client.get("/health/live")
+        elapsed = time.monotonic() - started
+
+    for response in (created, listed, ready):
+        assert_problem(response, 503)
+        assert int(response.headers["retry-after"]) > 0
+    assert live.status_code == 200
+    assert elapsed < 8, f"outage answers took {elapsed:.1f}s"
+
+
+async def test_an_exhausted_pool_answers_503_after_the_pool_timeout(database_url: URL) -> None:
+    settings = make_settings(database_url, DB_POOL_SIZE="1", DB_MAX_OVERFLOW="0", DB_POOL_TIMEOUT="0.5")
+    async with running_app(settings) as (app, client):
+        async with engine_of(app).connect() as hog:
+            await hog.execute(text("SELECT 1"))
+            started = time.monotonic()
+            response = await client.get(USERS)
+            waited = time.monotonic() - started
+        after = await client.get(USERS)
+
+    assert_problem(response, 503)
+    assert response.headers["retry-after"]
+    assert 0.4 < waited < 5
+    assert after.status_code == 200
