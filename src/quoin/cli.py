@@ -11,8 +11,10 @@ import sys
 
 import click
 import uvicorn
+from litestar.cli.main import litestar_group
 
 from quoin.config import Settings, SettingsError
+from quoin.db.migrations import upgrade_to_head
 
 __all__ = ["main"]
 
@@ -23,8 +25,6 @@ def serve(reload: bool) -> None:
     """Serve the API with uvicorn; in development, migrate the database first."""
     settings = Settings.from_env()
     if settings.app.is_development:
-        from quoin.db.migrations import upgrade_to_head
-
         upgrade_to_head()
     uvicorn.run(
         "quoin.app:create_app",
@@ -48,7 +48,6 @@ def main() -> None:
     except SettingsError as exc:
         click.echo(f"quoin: {exc}", err=True)
         sys.exit(2)
-    from litestar.cli.main import litestar_group
-
-    litestar_group.add_command(serve)
+    # rich-click's stubs want a RichCommand; a plain click command works the same.
+    litestar_group.add_command(serve)  # type: ignore[arg-type]
     litestar_group(prog_name="quoin")

@@ -51,7 +51,7 @@ class _Group(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     """Base for settings groups: fields map to upper-case environment variables."""
 
 
-class AppSettings(_Group):
+class AppSettings(_Group, frozen=True):
     """Application-wide behaviour."""
 
     env: Environment = Environment.DEVELOPMENT
@@ -65,7 +65,7 @@ class AppSettings(_Group):
         return self.env is Environment.DEVELOPMENT
 
 
-class DatabaseSettings(_Group):
+class DatabaseSettings(_Group, frozen=True):
     """Where the database is and how the connection pool behaves."""
 
     database_url: str | None = None
@@ -109,7 +109,7 @@ class DatabaseSettings(_Group):
         return self.url.get_backend_name() == "sqlite"
 
 
-class PasswordSettings(_Group):
+class PasswordSettings(_Group, frozen=True):
     """Argon2id cost parameters (argon2-cffi's RFC 9106 low-memory profile by default)."""
 
     argon2_time_cost: PositiveInt = 3
@@ -117,7 +117,7 @@ class PasswordSettings(_Group):
     argon2_parallelism: PositiveInt = 4
 
 
-class ServerSettings(_Group):
+class ServerSettings(_Group, frozen=True):
     """How ``quoin serve`` runs uvicorn."""
 
     host: str = "127.0.0.1"

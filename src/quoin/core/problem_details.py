@@ -85,12 +85,12 @@ def _decoding_failure(exc: BaseException) -> QuoinError | None:
         if isinstance(cause, msgspec.ValidationError):
             return ValidationError("The request body does not match the schema", errors=[_field_error(str(cause))])
         if isinstance(cause, msgspec.DecodeError):
-            return _BadRequest("The request body is not valid JSON")
+            return _BadRequestError("The request body is not valid JSON")
         cause = cause.__cause__
     return None
 
 
-class _BadRequest(QuoinError):
+class _BadRequestError(QuoinError):
     status = HTTPStatus.BAD_REQUEST
 
 

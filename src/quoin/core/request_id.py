@@ -13,8 +13,8 @@ from typing import Any
 
 import structlog
 from litestar.datastructures import MutableScopeHeaders
-from litestar.middleware import ASGIMiddleware
 from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["REQUEST_ID_HEADER", "RequestIdMiddleware", "add_request_id_header", "request_id_of"]
@@ -34,7 +34,7 @@ def _from_caller(scope: Scope) -> str | None:
 
 def request_id_of(scope: Scope) -> str:
     """The request's id, chosen once per request and remembered in the scope state."""
-    state: dict[str, Any] = scope.setdefault("state", {})  # type: ignore[typeddict-item]
+    state: dict[str, Any] = scope.setdefault("state", {})
     request_id = state.get(_STATE_KEY)
     if request_id is None:
         request_id = _from_caller(scope) or uuid.uuid4().hex

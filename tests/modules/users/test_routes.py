@@ -28,7 +28,9 @@ def parse_timestamp(value: str) -> datetime:
 async def test_sign_up_answers_201_with_the_public_user_and_its_location(
     client: httpx.AsyncClient, db: AsyncConnection
 ) -> None:
-    response = await client.post(USERS, json={"email": "  Ada.L@Example.COM ", "password": PASSWORD, "full_name": "Ada"})
+    response = await client.post(
+        USERS, json={"email": "  Ada.L@Example.COM ", "password": PASSWORD, "full_name": "Ada"}
+    )
 
     assert response.status_code == 201
     user = response.json()
@@ -248,8 +250,16 @@ async def test_list_orders_by_email_ascending_by_default_and_descending_on_reque
     oldest_first = (await client.get(USERS, params={"order_by": "created_at", "sort": "asc"})).json()
 
     assert [u["email"] for u in ascending["items"]] == ["alpha@example.com", "bravo@example.com", "charlie@example.com"]
-    assert [u["email"] for u in descending["items"]] == ["charlie@example.com", "bravo@example.com", "alpha@example.com"]
-    assert [u["email"] for u in oldest_first["items"]] == ["bravo@example.com", "alpha@example.com", "charlie@example.com"]
+    assert [u["email"] for u in descending["items"]] == [
+        "charlie@example.com",
+        "bravo@example.com",
+        "alpha@example.com",
+    ]
+    assert [u["email"] for u in oldest_first["items"]] == [
+        "bravo@example.com",
+        "alpha@example.com",
+        "charlie@example.com",
+    ]
 
 
 @pytest.mark.parametrize(

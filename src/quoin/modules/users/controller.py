@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from advanced_alchemy.filters import StatementFilter
 from litestar import Controller, Request, Response, delete, get, patch, post
-from litestar.di import Provide
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
@@ -40,7 +39,9 @@ class UserController(Controller):
         status_code=HTTP_201_CREATED,
         responses=problem_responses(400, 409, 413, 422, 500, 503),
     )
-    async def create_user(self, request: Request, users_service: Users, data: JSONBody[UserCreate]) -> Response[UserRead]:
+    async def create_user(
+        self, request: Request[Any, Any, Any], users_service: Users, data: JSONBody[UserCreate]
+    ) -> Response[UserRead]:
         """Create a user account. The response's ``Location`` header points at the new user."""
         user = await users_service.register(data)
         location = request.app.route_reverse("get_user", user_id=user.id)
@@ -56,9 +57,7 @@ class UserController(Controller):
         summary="List users",
         responses=problem_responses(422, 500, 503),
     )
-    async def list_users(
-        self, users_service: Users, filters: NamedDependency[list[StatementFilter]]
-    ) -> UserPage:
+    async def list_users(self, users_service: Users, filters: NamedDependency[list[StatementFilter]]) -> UserPage:
         """A page of users, filtered and sorted by the query parameters, with the total count."""
         users, total = await users_service.list_users(filters)
         page = users_service.to_schema(users, total=total, filters=filters, schema_type=UserRead)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from advanced_alchemy.filters import BooleanFilter, ComparisonFilter, LimitOffset, OrderBy, SearchFilter, StatementFilter
+from advanced_alchemy.filters import (
+    BooleanFilter,
+    ComparisonFilter,
+    LimitOffset,
+    OrderBy,
+    SearchFilter,
+    StatementFilter,
+)
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,9 +41,12 @@ def provide_user_filters(
         str | None, QueryParameter(min_length=1, max_length=254, description="Exact email, case-insensitive.")
     ] = None,
     search: Annotated[
-        str | None, QueryParameter(min_length=1, max_length=254, description="Substring of the email, case-insensitive.")
+        str | None,
+        QueryParameter(min_length=1, max_length=254, description="Substring of the email, case-insensitive."),
     ] = None,
-    is_active: Annotated[bool | None, QueryParameter(description="Only active (true) or inactive (false) users.")] = None,
+    is_active: Annotated[
+        bool | None, QueryParameter(description="Only active (true) or inactive (false) users.")
+    ] = None,
     order_by: Annotated[UserOrderField, QueryParameter(description="Sort column.")] = UserOrderField.CREATED_AT,
     sort: Annotated[
         Literal["asc", "desc"] | None,

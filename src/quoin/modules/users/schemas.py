@@ -73,7 +73,7 @@ class UserUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     email: Email | msgspec.UnsetType = msgspec.UNSET
     password: Password | msgspec.UnsetType = msgspec.UNSET
-    full_name: FullName | None | msgspec.UnsetType = msgspec.UNSET
+    full_name: FullName | msgspec.UnsetType | None = msgspec.UNSET
     is_active: bool | msgspec.UnsetType = msgspec.UNSET
     is_superuser: bool | msgspec.UnsetType = msgspec.UNSET
 

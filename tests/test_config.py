@@ -1,0 +1,99 @@
+"""Settings: where the database is, and one clear line for a bad value."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from quoin.config import Environment, Settings, SettingsError
+
+
+def test_with_nothing_configured_the_database_is_the_embedded_sqlite_file(tmp_path: Path) -> None:
+    settings = Settings.from_env({"SQLITE_PATH": str(tmp_path / "app.db")}, env_file=None)
+
+    assert settings.db.is_sqlite
+    assert settings.db.url.render_as_string() == f"sqlite+aiosqlite:///{tmp_path / 'app.db'}"
+    assert settings.app.env is Environment.DEVELOPMENT
+
+
+def test_postgres_variables_build_an_asyncpg_url() -> None:
+    settings = Settings.from_env(
+        {"POSTGRES_HOST": "db.internal", "POSTGRES_PORT": "6543", "POSTGRES_USER": "app",
+         "POSTGRES_PASSWORD": "p@ss:word", "POSTGRES_DB": "quoin"},
+        env_file=None,
+    )  # fmt: skip
+
+    url = settings.db.url
+    assert not settings.db.is_sqlite
+    assert (url.drivername, url.host, url.port, url.username, url.password, url.database) == (
+        "postgresql+asyncpg", "db.internal", 6543, "app", "p@ss:word", "quoin"
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("scheme", ["postgres", "postgresql", "postgresql+asyncpg"])
+def test_database_url_wins_and_gets_the_async_driver(scheme: str) -> None:
+    settings = Settings.from_env(
+        {"DATABASE_URL": f"{scheme}://u:p@h:5433/d", "POSTGRES_HOST": "ignored"}, env_file=None
+    )
+
+    assert settings.db.url.render_as_string(hide_password=False) == "postgresql+asyncpg://u:p@h:5433/d"
+
+
+def test_pool_settings_have_production_defaults() -> None:
+    db = Settings.from_env({}, env_file=None).db
+
+    assert (db.db_pool_size, db.db_max_overflow, db.db_pool_pre_ping) == (20, 10, True)
+    assert db.db_pool_timeout > 0
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("POSTGRES_PORT", "abc"),
+        ("POSTGRES_PORT", "70000"),
+        ("DB_POOL_SIZE", "0"),
+        ("DB_POOL_TIMEOUT", "-1"),
+        ("ENV", "prod"),
+        ("DEBUG", "maybe"),
+        ("LOG_LEVEL", "loud"),
+        ("ARGON2_MEMORY_COST", "1"),
+    ],
+)
+def test_a_bad_value_is_an_error_naming_the_variable(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=rf"^invalid setting {name}: "):
+        Settings.from_env({name: value}, env_file=None)
+
+
+def test_dot_env_is_read_and_the_environment_overrides_it(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("POSTGRES_HOST=from-file\nDB_POOL_SIZE=7\nLOG_LEVEL=debug\n")
+
+    settings = Settings.from_env({"DB_POOL_SIZE": "9"}, env_file=str(env_file))
+
+    assert settings.db.postgres_host == "from-file"
+    assert settings.db.db_pool_size == 9
+    assert settings.app.log_level == "debug"
+
+
+def test_empty_values_count_as_unset() -> None:
+    settings = Settings.from_env({"POSTGRES_HOST": "", "DATABASE_URL": "", "DB_POOL_SIZE": ""}, env_file=None)
+
+    assert settings.db.is_sqlite
+    assert settings.db.db_pool_size == 20
+
+
+def test_the_cli_stops_on_a_bad_setting_with_one_line_and_no_traceback(tmp_path: Path) -> None:
+    env = {**os.environ, "POSTGRES_PORT": "abc"}
+
+    result = subprocess.run(
+        [sys.executable, "-m", "quoin", "serve"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+        check=False,
+    )  # fmt: skip
+
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == ["quoin: invalid setting POSTGRES_PORT: Expected `int`, got `str`"]
+    assert "Traceback" not in result.stdout + result.stderr

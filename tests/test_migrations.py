@@ -1,0 +1,105 @@
+"""Migrations: they build the schema the models describe, both ways, on PostgreSQL and SQLite."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from advanced_alchemy.base import orm_registry
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, inspect
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+import quoin.modules  # noqa: F401  # registers the models
+from quoin.db.config import ALEMBIC_INI
+from quoin.db.migrations import alembic_config
+from tests.conftest import DatabaseFactory
+
+PROJECT_ROOT = ALEMBIC_INI.parent
+
+
+def differences(connection: Connection) -> list[object]:
+    # SQLite reflects column types by affinity (a UUID reads back as NUMERIC), so
+    # types are compared on PostgreSQL only; tables, columns and constraints on both.
+    exact_types = connection.dialect.name != "sqlite"
+    context = MigrationContext.configure(
+        connection,
+        opts={"compare_type": exact_types, "compare_server_default": exact_types, "version_table": "alembic_versions"},
+    )
+    return list(compare_metadata(context, orm_registry.metadata))
+
+
+def tables(connection: Connection) -> set[str]:
+    return set(inspect(connection).get_table_names())
+
+
+def up_down_up(connection: Connection) -> tuple[set[str], set[str], set[str], list[object]]:
+    config = alembic_config(connection)
+    command.upgrade(config, "head")
+    after_up = tables(connection)
+    command.downgrade(config, "base")
+    after_down = tables(connection)
+    command.upgrade(config, "head")
+    return after_up, after_down, tables(connection), differences(connection)
+
+
+async def test_postgres_upgrade_downgrade_upgrade_and_no_drift(databases: DatabaseFactory) -> None:
+    url = await databases.create(migrated=False)
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.begin() as connection:
+            after_up, after_down, after_again, drift = await connection.run_sync(up_down_up)
+    finally:
+        await engine.dispose()
+
+    assert after_up == after_again == {"users", "alembic_versions"}
+    assert after_down == {"alembic_versions"}
+    assert drift == []
+
+
+async def test_sqlite_upgrade_downgrade_upgrade_and_no_drift(tmp_path: Path) -> None:
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'migrations.db'}", poolclass=NullPool)
+    try:
+        async with engine.begin() as connection:
+            after_up, after_down, after_again, drift = await connection.run_sync(up_down_up)
+    finally:
+        await engine.dispose()
+
+    assert after_up == after_again == {"users", "alembic_versions"}
+    assert after_down == {"alembic_versions"}
+    assert drift == []
+
+
+def run_cli(*args: str, database_url: URL) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("POSTGRES_", "DATABASE_URL"))}
+    env["DATABASE_URL"] = database_url.render_as_string(hide_password=False)
+    return subprocess.run(args, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.mark.parametrize(
+    "cli",
+    [
+        pytest.param((sys.executable, "-m", "alembic", "upgrade", "head"), id="alembic"),
+        pytest.param((sys.executable, "-m", "quoin", "database", "upgrade", "--no-prompt"), id="quoin-database"),
+    ],
+)
+async def test_command_line_upgrade_creates_the_schema(databases: DatabaseFactory, cli: tuple[str, ...]) -> None:
+    url = await databases.create(migrated=False)
+
+    result = run_cli(*cli, database_url=url)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.connect() as connection:
+            assert await connection.run_sync(tables) == {"users", "alembic_versions"}
+            assert await connection.run_sync(differences) == []
+    finally:
+        await engine.dispose()

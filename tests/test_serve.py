@@ -1,0 +1,116 @@
+"""``quoin serve`` as a user runs it: a real uvicorn process, a real socket."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from tests.helpers import PASSWORD, count_users
+
+_DATABASE_VARIABLES = ("DATABASE_URL", "POSTGRES_", "SQLITE_PATH", "ENV", "PORT", "HOST")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serving(cwd: Path, **env: str) -> Iterator[str]:
+    """Run ``python -m quoin serve`` in ``cwd`` until the block ends; yield its base URL."""
+    port = free_port()
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(_DATABASE_VARIABLES)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "quoin", "serve"],
+        cwd=cwd,
+        env={**clean, **env, "PORT": str(port)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            try:
+                if httpx.get(f"{base}/health/live", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "server did not start within 30 s"
+            time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+        if process.stdout:
+            process.stdout.close()
+
+
+def round_trip(base: str, email: str) -> dict[str, int]:
+    """create → get → list → patch → delete, returning each status."""
+    with httpx.Client(base_url=base, timeout=10) as client:
+        created = client.post("/api/v1/users/", json={"email": email, "password": PASSWORD})
+        user_path = created.headers["location"]
+        statuses = {
+            "create": created.status_code,
+            "get": client.get(user_path).status_code,
+            "list": client.get("/api/v1/users/", params={"email": email}).status_code,
+            "patch": client.patch(user_path, json={"full_name": "Round Trip"}).status_code,
+            "delete": client.delete(user_path).status_code,
+            "gone": client.get(user_path).status_code,
+        }
+    return statuses
+
+
+EXPECTED = {"create": 201, "get": 200, "list": 200, "patch": 200, "delete": 204, "gone": 404}
+
+
+def test_with_no_database_configured_serve_migrates_and_runs_on_sqlite(tmp_path: Path) -> None:
+    with serving(tmp_path) as base:
+        ready = httpx.get(f"{base}/health/ready")
+        docs = httpx.get(f"{base}/docs")
+        statuses = round_trip(base, "embedded@example.com")
+
+    assert ready.status_code == 200
+    assert docs.status_code == 200
+    assert statuses == EXPECTED
+    assert (tmp_path / "quoin.db").stat().st_size > 0
+
+
+@pytest.mark.committing
+async def test_with_postgres_variables_serve_stores_rows_in_postgres(
+    tmp_path: Path, database_url: URL, db: AsyncConnection
+) -> None:
+    env = {
+        "POSTGRES_HOST": str(database_url.host),
+        "POSTGRES_PORT": str(database_url.port),
+        "POSTGRES_USER": str(database_url.username),
+        "POSTGRES_DB": str(database_url.database),
+        **({"POSTGRES_PASSWORD": database_url.password} if database_url.password else {}),
+    }
+    with serving(tmp_path, **env) as base:
+        async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+            created = await client.post("/api/v1/users/", json={"email": "pg.row@example.com", "password": PASSWORD})
+        rows_after_create = await count_users(db, "pg.row@example.com")
+        await db.rollback()
+        statuses = await asyncio.to_thread(round_trip, base, "pg.trip@example.com")
+
+    assert created.status_code == 201
+    assert rows_after_create == 1
+    assert statuses == EXPECTED
+    assert not (tmp_path / "quoin.db").exists()
