@@ -23,12 +23,16 @@ config = context.config
 target_metadata = orm_registry.metadata
 
 
-def _configure(**kwargs: object) -> None:
+def _configure(sqlite: bool, **kwargs: object) -> None:
+    # SQLite reflects types by affinity (a UUID reads back as NUMERIC) and needs
+    # batch mode for ALTERs; compare types and defaults on PostgreSQL only, so
+    # autogenerate there is exact and here free of false changes.
     context.configure(
         target_metadata=target_metadata,
         version_table=VERSION_TABLE,
-        compare_type=True,
-        compare_server_default=True,
+        compare_type=not sqlite,
+        compare_server_default=not sqlite,
+        render_as_batch=sqlite,
         **kwargs,  # type: ignore[arg-type]
     )
 
@@ -36,14 +40,14 @@ def _configure(**kwargs: object) -> None:
 def run_migrations_offline() -> None:
     """Emit SQL for the configured database without connecting."""
     url = Settings.from_env().db.url
-    _configure(url=url, literal_binds=True, render_as_batch=url.get_backend_name() == "sqlite")
+    _configure(url.get_backend_name() == "sqlite", url=url, literal_binds=True)
     with context.begin_transaction():
         context.run_migrations()
 
 
 def do_run_migrations(connection: Connection) -> None:
     """Run the migrations on an open connection."""
-    _configure(connection=connection, render_as_batch=connection.dialect.name == "sqlite")
+    _configure(connection.dialect.name == "sqlite", connection=connection)
     with context.begin_transaction():
         context.run_migrations()
 

@@ -59,7 +59,5 @@ def sqlalchemy_config(settings: DatabaseSettings) -> SQLAlchemyAsyncConfig:
             script_config=str(ALEMBIC_INI),
             script_location=str(MIGRATIONS_DIR),
             version_table_name=VERSION_TABLE,
-            render_as_batch=settings.is_sqlite,
-            compare_type=True,
         ),
     )
