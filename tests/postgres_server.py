@@ -54,7 +54,10 @@ class PrivatePostgres:
             except KeyError:
                 raise RuntimeError("running as root needs a 'postgres' user to own the test server") from None
             os.chown(self.root, account.pw_uid, account.pw_gid)
-            self._as_user = ["runuser", "-u", "postgres", "--"]
+            runuser = shutil.which("runuser", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
+            if runuser is None:
+                raise RuntimeError("running as root needs 'runuser' to start the test server as 'postgres'")
+            self._as_user = [runuser, "-u", "postgres", "--"]
 
     def _run(self, *args: str) -> None:
         result = subprocess.run([*self._as_user, *args], capture_output=True, text=True, check=False)
