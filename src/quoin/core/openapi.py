@@ -33,7 +33,15 @@ _docs_renderer = ScalarRenderPlugin(
     js_url=f"{STATIC_PREFIX}/vendor/scalar/standalone.js",
     css_url=f"{STATIC_PREFIX}/css/scalar.css",
     favicon=f"<link rel='icon' type='image/svg+xml' href='{STATIC_PREFIX}/favicon.svg'>",
-    options={"withDefaultFonts": False, "hideClientButton": True},
+    # Nothing on the page may call out: no web fonts, telemetry, AI agent or MCP links.
+    options={
+        "withDefaultFonts": False,
+        "telemetry": False,
+        "agent": {"disabled": True},
+        "mcp": {"disabled": True},
+        "hideClientButton": True,
+        "showDeveloperTools": "never",
+    },
 )
 
 
