@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -18,7 +19,27 @@ from quoin.app import create_app
 from quoin.config import Settings
 
 USERS = "/api/v1/users/"
+TOKEN = "/api/v1/auth/token"
+API_KEYS = "/api/v1/api-keys/"
 PASSWORD = "correct horse battery"
+
+
+@dataclass(frozen=True)
+class Account:
+    """A user created through the API, with headers that authenticate as it."""
+
+    user: dict[str, Any]
+    headers: dict[str, str]
+
+    @property
+    def id(self) -> str:
+        """The user's id."""
+        return str(self.user["id"])
+
+    @property
+    def path(self) -> str:
+        """The user's resource path."""
+        return f"{USERS}{self.user['id']}"
 
 
 def unique_email(prefix: str = "user") -> str:
@@ -33,6 +54,30 @@ async def sign_up(client: httpx.AsyncClient, email: str | None = None, **fields:
     assert response.status_code == 201, response.text
     user: dict[str, Any] = response.json()
     return user
+
+
+async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> dict[str, str]:
+    """Bearer headers for ``email`` from the token endpoint; fails the test on anything but 200."""
+    response = await client.post(TOKEN, data={"username": email, "password": password})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+async def make_account(
+    client: httpx.AsyncClient,
+    db: AsyncConnection | None = None,
+    *,
+    superuser: bool = False,
+    email: str | None = None,
+    **fields: Any,
+) -> Account:
+    """Sign up (and, with ``superuser``, promote through ``db``), then log in."""
+    user = await sign_up(client, email, **fields)
+    if superuser:
+        assert db is not None, "promoting needs the database connection"
+        await db.execute(text("UPDATE users SET is_superuser = true WHERE id = :id"), {"id": user["id"]})
+        user = {**user, "is_superuser": True}
+    return Account(user=user, headers=await login(client, user["email"]))
 
 
 def assert_problem(response: httpx.Response, status: int, *, detail: str | None = None) -> dict[str, Any]:

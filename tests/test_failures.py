@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 import structlog
 from litestar import get
+from litestar.security.jwt import Token
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from quoin.modules.auth.security import PUBLIC
 from tests.conftest import make_settings
-from tests.helpers import PASSWORD, USERS, assert_problem, count_users, engine_of, running_app, sign_up
+from tests.helpers import PASSWORD, TOKEN, USERS, assert_problem, count_users, engine_of, make_account, running_app
 from tests.postgres_server import PrivatePostgres
 
 
@@ -83,20 +87,20 @@ async def test_a_write_whose_commit_fails_never_answers_2xx_and_leaves_no_row(
 async def test_an_update_whose_commit_fails_never_answers_2xx_and_changes_nothing(
     client: httpx.AsyncClient, db: AsyncConnection
 ) -> None:
-    user = await sign_up(client, "survivor@example.com")
+    account = await make_account(client, email="survivor@example.com")
 
-    response = await client.patch(f"{USERS}{user['id']}", json={"email": "doomed.survivor@example.com"})
+    response = await client.patch(account.path, json={"email": "doomed.survivor@example.com"}, headers=account.headers)
 
     assert_problem(response, 500)
-    assert (await client.get(f"{USERS}{user['id']}")).json() == user
+    assert (await client.get(account.path, headers=account.headers)).json() == account.user
 
 
 async def test_an_unexpected_crash_is_a_generic_500_and_the_trace_goes_to_the_log(database_url: URL) -> None:
-    @get("/boom", sync_to_thread=False)
+    @get("/boom", sync_to_thread=False, opt=PUBLIC)
     def boom() -> None:
         raise RuntimeError("secret internals: password=hunter2")
 
-    async with running_app(make_settings(database_url, ENV="production")) as (app, client):
+    async with running_app(make_settings(database_url, ENV="production", SECRET_KEY="s" * 40)) as (app, client):
         app.register(boom)
         with structlog.testing.capture_logs() as logs:
             response = await client.get("/boom")
@@ -119,15 +123,19 @@ def unreachable_database() -> str:
 
 async def test_with_the_database_unreachable_requests_fail_fast_with_503(unreachable_database: str) -> None:
     settings = make_settings(unreachable_database, DB_CONNECT_TIMEOUT="2", DB_POOL_TIMEOUT="2")
+    # A well-signed token: checking it needs the database, which is down.
+    token = Token(sub=str(uuid.uuid4()), exp=datetime.now(UTC) + timedelta(minutes=5), jti="t")
+    bearer = {"Authorization": f"Bearer {token.encode(settings.security.secret_key, 'HS256')}"}
     async with running_app(settings) as (_, client):
         started = time.monotonic()
         created = await client.post(USERS, json={"email": "down@example.com", "password": PASSWORD})
-        listed = await client.get(USERS)
+        logged_in = await client.post(TOKEN, data={"username": "down@example.com", "password": PASSWORD})
+        me = await client.get(f"{USERS}me", headers=bearer)
         ready = await client.get("/health/ready")
         live = await client.get("/health/live")
         elapsed = time.monotonic() - started
 
-    for response in (created, listed, ready):
+    for response in (created, logged_in, me, ready):
         assert_problem(response, 503)
         assert int(response.headers["retry-after"]) > 0
     assert live.status_code == 200
@@ -140,11 +148,11 @@ async def test_an_exhausted_pool_answers_503_after_the_pool_timeout(database_url
         async with engine_of(app).connect() as hog:
             await hog.execute(text("SELECT 1"))
             started = time.monotonic()
-            response = await client.get(USERS)
+            response = await client.post(TOKEN, data={"username": "nobody@example.com", "password": PASSWORD})
             waited = time.monotonic() - started
-        after = await client.get(USERS)
+        after = await client.post(TOKEN, data={"username": "nobody@example.com", "password": PASSWORD})
 
     assert_problem(response, 503)
     assert response.headers["retry-after"]
     assert 0.4 < waited < 5
-    assert after.status_code == 200
+    assert_problem(after, 401)

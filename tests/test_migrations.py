@@ -59,7 +59,7 @@ async def test_postgres_upgrade_downgrade_upgrade_and_no_drift(databases: Databa
     finally:
         await engine.dispose()
 
-    assert after_up == after_again == {"users", "alembic_versions"}
+    assert after_up == after_again == {"users", "api_keys", "alembic_versions"}
     assert after_down == {"alembic_versions"}
     assert drift == []
 
@@ -72,7 +72,7 @@ async def test_sqlite_upgrade_downgrade_upgrade_and_no_drift(tmp_path: Path) -> 
     finally:
         await engine.dispose()
 
-    assert after_up == after_again == {"users", "alembic_versions"}
+    assert after_up == after_again == {"users", "api_keys", "alembic_versions"}
     assert after_down == {"alembic_versions"}
     assert drift == []
 
@@ -99,7 +99,7 @@ async def test_command_line_upgrade_creates_the_schema(databases: DatabaseFactor
     engine = create_async_engine(url, poolclass=NullPool)
     try:
         async with engine.connect() as connection:
-            assert await connection.run_sync(tables) == {"users", "alembic_versions"}
+            assert await connection.run_sync(tables) == {"users", "api_keys", "alembic_versions"}
             assert await connection.run_sync(differences) == []
     finally:
         await engine.dispose()

@@ -61,31 +61,52 @@ def serving(cwd: Path, **env: str) -> Iterator[str]:
             process.stdout.close()
 
 
-def round_trip(base: str, email: str) -> dict[str, int]:
-    """create → get → list → patch → delete, returning each status."""
+def create_superuser(cwd: Path, email: str, **env: str) -> str:
+    """Run the README's superuser command; returns its output line."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(_DATABASE_VARIABLES)}
+    result = subprocess.run(
+        [sys.executable, "-m", "quoin", "users", "create-superuser", "--email", email],
+        cwd=cwd, env={**clean, **env, "QUOIN_SUPERUSER_PASSWORD": PASSWORD}, capture_output=True, text=True,
+        timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout.strip()
+
+
+def round_trip(base: str, email: str, admin_email: str) -> dict[str, int]:
+    """sign up → log in → get → list (as superuser) → patch → delete, returning each status."""
     with httpx.Client(base_url=base, timeout=10) as client:
         created = client.post("/api/v1/users/", json={"email": email, "password": PASSWORD})
         user_path = created.headers["location"]
+        token = client.post("/api/v1/auth/token", data={"username": email, "password": PASSWORD})
+        own = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        admin_token = client.post("/api/v1/auth/token", data={"username": admin_email, "password": PASSWORD})
+        admin = {"Authorization": f"Bearer {admin_token.json()['access_token']}"}
         statuses = {
             "create": created.status_code,
-            "get": client.get(user_path).status_code,
-            "list": client.get("/api/v1/users/", params={"email": email}).status_code,
-            "patch": client.patch(user_path, json={"full_name": "Round Trip"}).status_code,
-            "delete": client.delete(user_path).status_code,
-            "gone": client.get(user_path).status_code,
+            "login": token.status_code,
+            "get": client.get(user_path, headers=own).status_code,
+            "list": client.get("/api/v1/users/", params={"email": email}, headers=admin).status_code,
+            "patch": client.patch(user_path, json={"full_name": "Round Trip"}, headers=own).status_code,
+            "delete": client.delete(user_path, headers=own).status_code,
+            "gone": client.get(user_path, headers=admin).status_code,
         }
     return statuses
 
 
-EXPECTED = {"create": 201, "get": 200, "list": 200, "patch": 200, "delete": 204, "gone": 404}
+EXPECTED = {"create": 201, "login": 200, "get": 200, "list": 200, "patch": 200, "delete": 204, "gone": 404}
 
 
 def test_with_no_database_configured_serve_migrates_and_runs_on_sqlite(tmp_path: Path) -> None:
     with serving(tmp_path) as base:
         ready = httpx.get(f"{base}/health/ready")
         docs = httpx.get(f"{base}/docs")
-        statuses = round_trip(base, "embedded@example.com")
+        created_admin = create_superuser(tmp_path, "Root@Example.com")
+        again = create_superuser(tmp_path, "root@example.com")
+        statuses = round_trip(base, "embedded@example.com", "root@example.com")
 
+    assert created_admin.startswith("created superuser root@example.com (")
+    assert again.startswith("updated superuser root@example.com (")
     assert ready.status_code == 200
     assert docs.status_code == 200
     assert statuses == EXPECTED
@@ -108,7 +129,8 @@ async def test_with_postgres_variables_serve_stores_rows_in_postgres(
             created = await client.post("/api/v1/users/", json={"email": "pg.row@example.com", "password": PASSWORD})
         rows_after_create = await count_users(db, "pg.row@example.com")
         await db.rollback()
-        statuses = await asyncio.to_thread(round_trip, base, "pg.trip@example.com")
+        await asyncio.to_thread(create_superuser, tmp_path, "pg.admin@example.com", **env)
+        statuses = await asyncio.to_thread(round_trip, base, "pg.trip@example.com", "pg.admin@example.com")
 
     assert created.status_code == 201
     assert rows_after_create == 1

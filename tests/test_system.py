@@ -134,11 +134,17 @@ def test_openapi_user_schema_is_exactly_the_public_fields(openapi: dict[str, Any
 
 
 EXPECTED_ERRORS = {
-    ("/api/v1/users", "post"): {"400", "409", "413", "422", "500", "503"},
-    ("/api/v1/users", "get"): {"422", "500", "503"},
-    ("/api/v1/users/{user_id}", "get"): {"404", "500", "503"},
-    ("/api/v1/users/{user_id}", "patch"): {"400", "404", "409", "413", "422", "500", "503"},
-    ("/api/v1/users/{user_id}", "delete"): {"404", "500", "503"},
+    ("/api/v1/users", "post"): {"400", "403", "409", "413", "422", "500", "503"},
+    ("/api/v1/users", "get"): {"401", "403", "422", "500", "503"},
+    ("/api/v1/users/me", "get"): {"401", "500", "503"},
+    ("/api/v1/users/{user_id}", "get"): {"401", "403", "404", "500", "503"},
+    ("/api/v1/users/{user_id}", "patch"): {"400", "401", "403", "404", "409", "413", "422", "500", "503"},
+    ("/api/v1/users/{user_id}", "delete"): {"401", "403", "404", "500", "503"},
+    ("/api/v1/auth/token", "post"): {"400", "401", "422", "500", "503"},
+    ("/api/v1/api-keys", "post"): {"400", "401", "413", "422", "500", "503"},
+    ("/api/v1/api-keys", "get"): {"401", "422", "500", "503"},
+    ("/api/v1/api-keys/{key_id}", "delete"): {"401", "404", "500", "503"},
+    ("/health/live", "get"): set(),
     ("/health/ready", "get"): {"503"},
 }
 
@@ -153,6 +159,38 @@ def test_openapi_documents_every_error_status_as_problem_details(
     assert set(errors) == EXPECTED_ERRORS[(path, method)]
     for spec in errors.values():
         assert list(spec["content"]) == ["application/problem+json"]
+
+
+def test_openapi_covers_every_operation_of_the_app(openapi: dict[str, Any]) -> None:
+    documented = {(path, method) for path, item in openapi["paths"].items() for method in item}
+
+    assert documented == set(EXPECTED_ERRORS)
+
+
+PUBLIC_OPERATIONS = {
+    ("/api/v1/users", "post"),
+    ("/api/v1/auth/token", "post"),
+    ("/health/live", "get"),
+    ("/health/ready", "get"),
+}
+
+
+@pytest.mark.parametrize(("path", "method"), list(EXPECTED_ERRORS))
+def test_openapi_states_the_credentials_of_every_operation(openapi: dict[str, Any], path: str, method: str) -> None:
+    security = openapi["paths"][path][method]["security"]
+
+    if (path, method) in PUBLIC_OPERATIONS:
+        assert security == []
+    else:
+        assert security == [{"OAuth2PasswordBearer": []}, {"APIKeyHeader": []}]
+
+
+def test_openapi_declares_the_password_flow_and_the_api_key_header(openapi: dict[str, Any]) -> None:
+    schemes = openapi["components"]["securitySchemes"]
+
+    assert schemes["OAuth2PasswordBearer"]["type"] == "oauth2"
+    assert schemes["OAuth2PasswordBearer"]["flows"]["password"]["tokenUrl"] == "/api/v1/auth/token"
+    assert schemes["APIKeyHeader"] == {**schemes["APIKeyHeader"], "type": "apiKey", "name": "X-API-Key", "in": "header"}
 
 
 def test_openapi_list_parameters_use_the_contract_names(openapi: dict[str, Any]) -> None:

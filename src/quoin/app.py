@@ -19,6 +19,9 @@ from quoin.core.problem_details import problem_details_plugin
 from quoin.core.request_id import RequestIdMiddleware, add_request_id_header
 from quoin.db.config import sqlalchemy_config
 from quoin.modules import API_V1_ROUTES
+from quoin.modules.api_keys.keys import ApiKeyHasher
+from quoin.modules.auth.deps import provide_current_user
+from quoin.modules.auth.security import PUBLIC, TokenIssuer, build_auth, document_operation_security
 from quoin.modules.system.controller import HealthController, landing_page
 
 __all__ = ["create_app"]
@@ -30,27 +33,37 @@ def create_app(settings: Settings | None = None) -> Litestar:
     """Build the QuoinAPI application from ``settings`` (read from the environment by default)."""
     settings = settings or Settings.from_env()
     passwords = Passwords(settings.passwords)
+    db_config = sqlalchemy_config(settings.db)
+    api_key_hasher = ApiKeyHasher(settings.security.secret_key)
+    auth = build_auth(settings.security.secret_key, db_config, api_key_hasher)
+    token_issuer = TokenIssuer(auth, settings.security.access_token_ttl)
     return Litestar(
         route_handlers=[
             Router("/api/v1", route_handlers=API_V1_ROUTES),
             HealthController,
             landing_page,
             docs_page,
-            create_static_files_router(STATIC_PREFIX, directories=[_PACKAGE_DIR / "static"], include_in_schema=False),
+            create_static_files_router(
+                STATIC_PREFIX, directories=[_PACKAGE_DIR / "static"], include_in_schema=False, opt=PUBLIC
+            ),
         ],
         dependencies={
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
             "passwords": Provide(lambda: passwords, use_cache=True, sync_to_thread=False),
+            "api_key_hasher": Provide(lambda: api_key_hasher, use_cache=True, sync_to_thread=False),
+            "token_issuer": Provide(lambda: token_issuer, use_cache=True, sync_to_thread=False),
+            "current_user": Provide(provide_current_user, sync_to_thread=False),
         },
         plugins=[
-            SQLAlchemyPlugin(config=sqlalchemy_config(settings.db)),
+            SQLAlchemyPlugin(config=db_config),
             problem_details_plugin(),
             structlog_plugin(settings.app),
         ],
+        on_app_init=[auth.on_app_init],
         middleware=[RequestIdMiddleware()],
         before_send=[add_request_id_header],
         openapi_config=openapi_config(),
-        on_startup=[drop_generated_error_responses],
+        on_startup=[drop_generated_error_responses, document_operation_security],
         template_config=TemplateConfig(directory=_PACKAGE_DIR / "templates", engine=JinjaTemplateEngine),
         request_max_body_size=settings.app.request_max_body_size,
         debug=settings.app.debug,

@@ -1,7 +1,8 @@
 """The ``quoin`` command: Litestar's CLI bound to this app, plus ``serve``.
 
 ``quoin database …`` (migrations) comes from advanced-alchemy's plugin,
-``quoin routes``/``quoin schema`` from Litestar.
+``quoin routes``/``quoin schema`` from Litestar, ``quoin users …`` from the
+users module.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from litestar.cli.main import litestar_group
 
 from quoin.config import Settings, SettingsError
 from quoin.db.migrations import upgrade_to_head
+from quoin.modules.users.cli import users_group
 
 __all__ = ["main"]
 
@@ -50,4 +52,5 @@ def main() -> None:
         sys.exit(2)
     # rich-click's stubs want a RichCommand; a plain click command works the same.
     litestar_group.add_command(serve)  # type: ignore[arg-type]
+    litestar_group.add_command(users_group)  # type: ignore[arg-type]
     litestar_group(prog_name="quoin")

@@ -24,6 +24,7 @@ __all__ = [
     "DatabaseSettings",
     "Environment",
     "PasswordSettings",
+    "SecuritySettings",
     "ServerSettings",
     "Settings",
     "SettingsError",
@@ -117,6 +118,26 @@ class PasswordSettings(_Group, frozen=True):
     argon2_parallelism: PositiveInt = 4
 
 
+DEVELOPMENT_SECRET_KEY = "quoin-development-only-secret-never-use-in-production"  # noqa: S105
+_MIN_SECRET_BYTES = 32
+
+
+class SecuritySettings(_Group, frozen=True):
+    """Tokens, API keys and sign-up."""
+
+    secret_key: str = DEVELOPMENT_SECRET_KEY
+    access_token_ttl: Annotated[int, msgspec.Meta(ge=60, le=86_400)] = 900
+    signup_enabled: bool = True
+
+    def problem_outside_development(self) -> str | None:
+        """Why this configuration must not run in production, or None if it may."""
+        if self.secret_key == DEVELOPMENT_SECRET_KEY:
+            return "SECRET_KEY is the development default; set a random value of at least 32 bytes"
+        if len(self.secret_key.encode()) < _MIN_SECRET_BYTES:
+            return f"SECRET_KEY is shorter than {_MIN_SECRET_BYTES} bytes; set a random value of at least 32 bytes"
+        return None
+
+
 class ServerSettings(_Group, frozen=True):
     """How ``quoin serve`` runs uvicorn."""
 
@@ -148,6 +169,7 @@ class Settings:
     app: AppSettings
     db: DatabaseSettings
     passwords: PasswordSettings
+    security: SecuritySettings
     server: ServerSettings
 
     @classmethod
@@ -161,9 +183,13 @@ class Settings:
             merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
         merged.update(os.environ if environ is None else environ)
         present = {k: v for k, v in merged.items() if v != ""}
-        return cls(
+        settings = cls(
             app=_load_group(AppSettings, present),
             db=_load_group(DatabaseSettings, present),
             passwords=_load_group(PasswordSettings, present),
+            security=_load_group(SecuritySettings, present),
             server=_load_group(ServerSettings, present),
         )
+        if not settings.app.is_development and (problem := settings.security.problem_outside_development()):
+            raise SettingsError(f"refusing to start in {settings.app.env}: {problem}")
+        return settings

@@ -113,7 +113,9 @@ def drop_generated_error_responses(app: Litestar) -> None:
                     del operation.responses[status]
 
 
-@get("/docs", include_in_schema=False, media_type=MediaType.HTML, sync_to_thread=False)
+@get(
+    "/docs", include_in_schema=False, media_type=MediaType.HTML, sync_to_thread=False, opt={"exclude_from_auth": True}
+)  # public
 def docs_page(request: Request[Any, Any, Any]) -> bytes:
     """The Scalar API reference, rendered offline."""
     return _docs_renderer.render(request, request.app.openapi_schema.to_schema())

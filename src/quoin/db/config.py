@@ -11,6 +11,8 @@ from advanced_alchemy.extensions.litestar import (
     EngineConfig,
     SQLAlchemyAsyncConfig,
 )
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from quoin.config import DatabaseSettings
 
@@ -43,6 +45,20 @@ def _engine_config(settings: DatabaseSettings) -> EngineConfig:
     )
 
 
+def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """The engine; on SQLite, foreign keys are enforced like on PostgreSQL (they are off by default)."""
+    engine = create_async_engine(url, **kwargs)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine.sync_engine, "connect", _enable_sqlite_foreign_keys)
+    return engine
+
+
 def sqlalchemy_config(settings: DatabaseSettings) -> SQLAlchemyAsyncConfig:
     """The plugin config: it owns the engine's lifecycle and provides ``db_session`` per request.
 
@@ -53,6 +69,7 @@ def sqlalchemy_config(settings: DatabaseSettings) -> SQLAlchemyAsyncConfig:
     return SQLAlchemyAsyncConfig(
         connection_string=settings.url.render_as_string(hide_password=False),
         engine_config=_engine_config(settings),
+        create_engine_callable=_create_engine,
         session_config=AsyncSessionConfig(expire_on_commit=False),
         set_default_exception_handler=False,
         alembic_config=AlembicAsyncConfig(

@@ -10,7 +10,7 @@ from argon2 import PasswordHasher
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from quoin.config import Settings
-from quoin.core.errors import ConflictError, NotFoundError
+from quoin.core.errors import ConflictError, ForbiddenError, NotFoundError
 from quoin.core.passwords import Passwords
 from quoin.modules.users.deps import provide_user_filters
 from quoin.modules.users.schemas import UserCreate, UserOrderField, UserUpdate
@@ -49,7 +49,9 @@ async def test_update_user_rehashes_a_new_password_and_normalises_a_new_email(se
     user = await service.register(UserCreate(email="old@example.com", password=PASSWORD))
     old_hash = user.hashed_password
 
-    updated = await service.update_user(user.id, UserUpdate(email=" NEW@example.com", password="another secret"))
+    updated = await service.update_user(
+        user.id, UserUpdate(email=" NEW@example.com", password="another secret"), actor=user
+    )
 
     assert updated.email == "new@example.com"
     assert updated.hashed_password != old_hash
@@ -60,7 +62,7 @@ async def test_update_user_without_changes_leaves_updated_at_alone(service: User
     user = await service.register(UserCreate(email="still@example.com", password=PASSWORD))
     before = user.updated_at
 
-    unchanged = await service.update_user(user.id, UserUpdate())
+    unchanged = await service.update_user(user.id, UserUpdate(), actor=user)
 
     assert unchanged.updated_at == before
 
@@ -70,12 +72,26 @@ async def test_update_user_to_a_taken_email_is_a_conflict(service: UserService) 
     user = await service.register(UserCreate(email="mine@example.com", password=PASSWORD))
 
     with pytest.raises(ConflictError):
-        await service.update_user(user.id, UserUpdate(email="Taken@Example.com"))
+        await service.update_user(user.id, UserUpdate(email="Taken@Example.com"), actor=user)
 
 
 async def test_update_user_of_an_unknown_id_is_not_found(service: UserService) -> None:
+    admin = await service.register(UserCreate(email="root@example.com", password=PASSWORD), superuser=True)
+
     with pytest.raises(NotFoundError):
-        await service.update_user(uuid.uuid4(), UserUpdate(full_name="x"))
+        await service.update_user(uuid.uuid4(), UserUpdate(full_name="x"), actor=admin)
+
+
+@pytest.mark.parametrize("flags", [UserUpdate(is_active=False), UserUpdate(is_superuser=True)])
+async def test_only_a_superuser_may_change_the_flags(service: UserService, flags: UserUpdate) -> None:
+    user = await service.register(UserCreate(email="plain@example.com", password=PASSWORD))
+    admin = await service.register(UserCreate(email="boss@example.com", password=PASSWORD), superuser=True)
+
+    with pytest.raises(ForbiddenError):
+        await service.update_user(user.id, flags, actor=user)
+    changed = await service.update_user(user.id, flags, actor=admin)
+
+    assert (changed.is_active, changed.is_superuser) != (True, False)
 
 
 async def test_delete_user_removes_it_and_a_second_delete_is_not_found(service: UserService) -> None:

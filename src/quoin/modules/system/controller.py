@@ -15,6 +15,7 @@ from quoin import __version__
 from quoin.config import Settings
 from quoin.core.errors import ServiceUnavailableError
 from quoin.core.openapi import problem_responses
+from quoin.modules.auth.security import PUBLIC
 
 __all__ = ["HealthController", "landing_page"]
 
@@ -30,6 +31,7 @@ class HealthController(Controller):
 
     path = "/health"
     tags = ["health"]  # noqa: RUF012  # Litestar reads these as class attributes
+    opt = PUBLIC
 
     @get("/live", operation_id="Liveness", summary="Liveness probe", sync_to_thread=False)
     def live(self) -> HealthStatus:
@@ -47,7 +49,7 @@ class HealthController(Controller):
         return HealthStatus(status="ok")
 
 
-@get("/", include_in_schema=False, sync_to_thread=False)
+@get("/", include_in_schema=False, sync_to_thread=False, opt=PUBLIC)
 def landing_page() -> Template:
     """A short HTML page that points people at the docs."""
     return Template(template_name="index.html.j2", context={"version": __version__})

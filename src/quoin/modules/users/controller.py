@@ -11,8 +11,13 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
+from quoin.config import Settings
+from quoin.core.errors import ForbiddenError
 from quoin.core.openapi import problem_responses
+from quoin.modules.auth.guards import requires_self_or_superuser, requires_superuser
+from quoin.modules.auth.security import PUBLIC
 from quoin.modules.users.deps import provide_user_filters, provide_users_service
+from quoin.modules.users.models import User
 from quoin.modules.users.schemas import UserCreate, UserPage, UserRead, UserUpdate
 from quoin.modules.users.service import UserService
 
@@ -20,6 +25,7 @@ __all__ = ["UserController"]
 
 UserId = Annotated[UUID, PathParameter(title="User id", description="The user's UUID.")]
 Users = NamedDependency[UserService]
+CurrentUser = NamedDependency[User]
 
 
 class UserController(Controller):
@@ -37,12 +43,22 @@ class UserController(Controller):
         operation_id="CreateUser",
         summary="Sign up",
         status_code=HTTP_201_CREATED,
-        responses=problem_responses(400, 409, 413, 422, 500, 503),
+        opt=PUBLIC,
+        responses=problem_responses(400, 403, 409, 413, 422, 500, 503),
     )
     async def create_user(
-        self, request: Request[Any, Any, Any], users_service: Users, data: JSONBody[UserCreate]
+        self,
+        request: Request[Any, Any, Any],
+        users_service: Users,
+        settings: NamedDependency[Settings],
+        data: JSONBody[UserCreate],
     ) -> Response[UserRead]:
-        """Create a user account. The response's ``Location`` header points at the new user."""
+        """Create an account; no credentials needed. 403 when sign-up is turned off (`SIGNUP_ENABLED=false`).
+
+        The response's `Location` header points at the new user.
+        """
+        if not settings.security.signup_enabled:
+            raise ForbiddenError("Sign-up is disabled")
         user = await users_service.register(data)
         location = request.app.route_reverse("get_user", user_id=user.id)
         return Response(
@@ -54,8 +70,9 @@ class UserController(Controller):
     @get(
         "/",
         operation_id="ListUsers",
-        summary="List users",
-        responses=problem_responses(422, 500, 503),
+        summary="List users (superuser)",
+        guards=[requires_superuser],
+        responses=problem_responses(401, 403, 422, 500, 503),
     )
     async def list_users(self, users_service: Users, filters: NamedDependency[list[StatementFilter]]) -> UserPage:
         """A page of users, filtered and sorted by the query parameters, with the total count."""
@@ -63,12 +80,18 @@ class UserController(Controller):
         page = users_service.to_schema(users, total=total, filters=filters, schema_type=UserRead)
         return UserPage(items=list(page.items), total=page.total, limit=page.limit, offset=page.offset)
 
+    @get("/me", operation_id="GetCurrentUser", summary="Who am I", responses=problem_responses(401, 500, 503))
+    async def get_current_user(self, users_service: Users, current_user: CurrentUser) -> UserRead:
+        """The authenticated caller's own account."""
+        return users_service.to_schema(current_user, schema_type=UserRead)
+
     @get(
         "/{user_id:uuid}",
         name="get_user",
         operation_id="GetUser",
-        summary="Get a user",
-        responses=problem_responses(404, 500, 503),
+        summary="Get a user (self or superuser)",
+        guards=[requires_self_or_superuser],
+        responses=problem_responses(401, 403, 404, 500, 503),
     )
     async def get_user(self, users_service: Users, user_id: UserId) -> UserRead:
         """One user by id."""
@@ -77,21 +100,28 @@ class UserController(Controller):
     @patch(
         "/{user_id:uuid}",
         operation_id="UpdateUser",
-        summary="Update a user",
-        responses=problem_responses(400, 404, 409, 413, 422, 500, 503),
+        summary="Update a user (self or superuser)",
+        guards=[requires_self_or_superuser],
+        responses=problem_responses(400, 401, 403, 404, 409, 413, 422, 500, 503),
     )
-    async def update_user(self, users_service: Users, user_id: UserId, data: JSONBody[UserUpdate]) -> UserRead:
-        """Change any subset of a user's fields; fields not sent are left as they are."""
-        user = await users_service.update_user(user_id, data)
+    async def update_user(
+        self, users_service: Users, current_user: CurrentUser, user_id: UserId, data: JSONBody[UserUpdate]
+    ) -> UserRead:
+        """Change any subset of a user's fields; fields not sent are left as they are.
+
+        Only superusers may change `is_active` and `is_superuser`.
+        """
+        user = await users_service.update_user(user_id, data, actor=current_user)
         return users_service.to_schema(user, schema_type=UserRead)
 
     @delete(
         "/{user_id:uuid}",
         operation_id="DeleteUser",
-        summary="Delete a user",
+        summary="Delete a user (self or superuser)",
         status_code=HTTP_204_NO_CONTENT,
-        responses=problem_responses(404, 500, 503),
+        guards=[requires_self_or_superuser],
+        responses=problem_responses(401, 403, 404, 500, 503),
     )
     async def delete_user(self, users_service: Users, user_id: UserId) -> None:
-        """Delete a user for good; later calls for the same id answer 404."""
+        """Delete a user for good, with their API keys; later calls for the same id answer 404."""
         await users_service.delete_user(user_id)

@@ -16,14 +16,12 @@ from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from quoin.core.pagination import Limit, Offset
 from quoin.core.passwords import Passwords
 from quoin.modules.users.schemas import UserOrderField, normalize_email
 from quoin.modules.users.service import UserService
 
-__all__ = ["MAX_PAGE_SIZE", "provide_user_filters", "provide_users_service"]
-
-MAX_PAGE_SIZE = 100
-_MAX_OFFSET = 2**31 - 1
+__all__ = ["provide_user_filters", "provide_users_service"]
 _TIME_FIELDS = {UserOrderField.CREATED_AT, UserOrderField.UPDATED_AT}
 
 
@@ -35,8 +33,8 @@ def provide_users_service(
 
 
 def provide_user_filters(
-    limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE, description="Page size.")] = 20,
-    offset: Annotated[int, QueryParameter(ge=0, le=_MAX_OFFSET, description="Rows to skip.")] = 0,
+    limit: Limit = 20,
+    offset: Offset = 0,
     email: Annotated[
         str | None, QueryParameter(min_length=1, max_length=254, description="Exact email, case-insensitive.")
     ] = None,

@@ -12,7 +12,7 @@ from advanced_alchemy.exceptions import RepositoryError
 from advanced_alchemy.extensions.litestar import service
 from advanced_alchemy.filters import StatementFilter
 
-from quoin.core.errors import ConflictError, NotFoundError
+from quoin.core.errors import ConflictError, ForbiddenError, NotFoundError, UnauthorizedError, ValidationError
 from quoin.core.passwords import Passwords
 from quoin.db.errors import is_unique_violation
 from quoin.modules.users.models import User
@@ -23,6 +23,7 @@ __all__ = ["UserService"]
 
 EMAIL_TAKEN = "Email already registered"
 USER_NOT_FOUND = "User not found"
+BAD_CREDENTIALS = "Incorrect email or password"
 
 
 class UserService(service.SQLAlchemyAsyncRepositoryService[User, UserRepository]):
@@ -34,7 +35,7 @@ class UserService(service.SQLAlchemyAsyncRepositoryService[User, UserRepository]
         super().__init__(**kwargs)
         self.passwords = passwords
 
-    async def register(self, data: UserCreate) -> User:
+    async def register(self, data: UserCreate, *, superuser: bool = False) -> User:
         """Create a user; 409 if the email is taken, even when two sign-ups race."""
         with _email_must_be_free():
             return await self.create(
@@ -42,6 +43,7 @@ class UserService(service.SQLAlchemyAsyncRepositoryService[User, UserRepository]
                     email=normalize_email(data.email),
                     full_name=data.full_name,
                     hashed_password=await self.passwords.hash(data.password),
+                    is_superuser=superuser,
                 ),
                 auto_commit=True,
             )
@@ -57,8 +59,49 @@ class UserService(service.SQLAlchemyAsyncRepositoryService[User, UserRepository]
         """One page of users and the total matching ``filters``."""
         return await self.get_many_and_count(*filters)
 
-    async def update_user(self, user_id: UUID, data: UserUpdate) -> User:
-        """Apply the fields present in ``data``; 404 if the user is gone, 409 if the new email is taken."""
+    async def authenticate(self, email: str, password: str) -> User:
+        """The active user with these credentials, else ``UnauthorizedError``.
+
+        Unknown emails cost one hash verification too, so timing does not tell
+        them apart from wrong passwords. A hash made with older parameters is
+        replaced by one made with the current ones.
+        """
+        user = await self.get_one_or_none(email=normalize_email(email))
+        verified = await self.passwords.verify(user.hashed_password if user else None, password)
+        if user is None or not verified or not user.is_active:
+            raise UnauthorizedError(BAD_CREDENTIALS)
+        if self.passwords.needs_rehash(user.hashed_password):
+            user.hashed_password = await self.passwords.hash(password)
+            await self.repository.session.commit()
+        return user
+
+    async def ensure_superuser(self, email: str, password: str | None) -> tuple[User, bool]:
+        """Create, or promote and reactivate, a superuser; returns the user and whether it was created.
+
+        ``password``, when given, replaces the existing one. Running it twice changes nothing more.
+        """
+        existing = await self.get_one_or_none(email=normalize_email(email))
+        if existing is None:
+            if password is None:
+                raise ValidationError("A new superuser needs a password")
+            data = msgspec.convert({"email": email, "password": password}, UserCreate)
+            return await self.register(data, superuser=True), True
+        if password is not None:
+            msgspec.convert({"email": email, "password": password}, UserCreate)
+            existing.hashed_password = await self.passwords.hash(password)
+        existing.is_superuser = True
+        existing.is_active = True
+        await self.repository.session.commit()
+        return existing, False
+
+    async def update_user(self, user_id: UUID, data: UserUpdate, *, actor: User) -> User:
+        """Apply the fields present in ``data`` on behalf of ``actor``.
+
+        Only superusers may change ``is_active`` or ``is_superuser`` (403);
+        404 if the user is gone, 409 if the new email is taken.
+        """
+        if not actor.is_superuser and (data.is_active is not msgspec.UNSET or data.is_superuser is not msgspec.UNSET):
+            raise ForbiddenError("Only superusers may change is_active or is_superuser")
         changes: dict[str, Any] = msgspec.structs.asdict(data)
         changes = {name: value for name, value in changes.items() if value is not msgspec.UNSET}
         if "email" in changes:

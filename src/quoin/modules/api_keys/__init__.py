@@ -1,0 +1,1 @@
+"""API keys: long-lived credentials for machine clients, acting as their owner."""

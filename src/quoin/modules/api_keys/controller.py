@@ -1,0 +1,72 @@
+"""HTTP routes for ``/api/v1/api-keys``: the caller's own keys."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, delete, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import JSONBody, PathParameter
+from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
+
+from quoin.core.openapi import problem_responses
+from quoin.core.pagination import Limit, Offset
+from quoin.modules.api_keys.deps import provide_api_keys_service
+from quoin.modules.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPage, ApiKeyRead
+from quoin.modules.api_keys.service import ApiKeyService
+from quoin.modules.users.models import User
+
+__all__ = ["ApiKeyController"]
+
+ApiKeys = NamedDependency[ApiKeyService]
+CurrentUser = NamedDependency[User]
+
+
+class ApiKeyController(Controller):
+    """Keys for machine clients; each acts as the user who created it."""
+
+    path = "/api-keys"
+    tags = ["api-keys"]  # noqa: RUF012  # Litestar reads these as class attributes
+    dependencies = {"api_keys_service": Provide(provide_api_keys_service, sync_to_thread=False)}  # noqa: RUF012
+
+    @post(
+        "/",
+        operation_id="CreateApiKey",
+        summary="Create an API key",
+        status_code=HTTP_201_CREATED,
+        responses=problem_responses(400, 401, 413, 422, 500, 503),
+    )
+    async def create_api_key(
+        self, api_keys_service: ApiKeys, current_user: CurrentUser, data: JSONBody[ApiKeyCreate]
+    ) -> ApiKeyCreated:
+        """Create a key for the caller. The `key` is in this response only; store it now."""
+        api_key, key = await api_keys_service.issue(current_user.id, data)
+        read = api_keys_service.to_schema(api_key, schema_type=ApiKeyRead)
+        return ApiKeyCreated(**msgspec.structs.asdict(read), key=key)
+
+    @get("/", operation_id="ListApiKeys", summary="List your API keys", responses=problem_responses(401, 422, 500, 503))
+    async def list_api_keys(
+        self, api_keys_service: ApiKeys, current_user: CurrentUser, limit: Limit = 20, offset: Offset = 0
+    ) -> ApiKeyPage:
+        """The caller's keys, newest first; secrets are never shown again."""
+        keys, total = await api_keys_service.list_for(current_user.id, limit=limit, offset=offset)
+        items = [api_keys_service.to_schema(k, schema_type=ApiKeyRead) for k in keys]
+        return ApiKeyPage(items=items, total=total, limit=limit, offset=offset)
+
+    @delete(
+        "/{key_id:uuid}",
+        operation_id="RevokeApiKey",
+        summary="Revoke an API key",
+        status_code=HTTP_204_NO_CONTENT,
+        responses=problem_responses(401, 404, 500, 503),
+    )
+    async def revoke_api_key(
+        self,
+        api_keys_service: ApiKeys,
+        current_user: CurrentUser,
+        key_id: Annotated[UUID, PathParameter(title="API key id")],
+    ) -> None:
+        """Revoke one of the caller's keys; it is refused at once, on every instance."""
+        await api_keys_service.revoke(current_user.id, key_id)

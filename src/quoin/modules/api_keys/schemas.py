@@ -1,0 +1,61 @@
+"""The API keys contract."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+import msgspec
+
+__all__ = ["ApiKeyCreate", "ApiKeyCreated", "ApiKeyPage", "ApiKeyRead"]
+
+KeyName = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=100,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="A label for the key; no control characters.",
+        examples=["ci-deployer"],
+    ),
+]
+
+
+class ApiKeyCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Body of a key request."""
+
+    name: KeyName
+    expires_at: (
+        Annotated[
+            datetime,
+            msgspec.Meta(tz=True, description="When the key stops working (RFC 3339 with offset); never if null."),
+        ]
+        | None
+    ) = None
+
+
+class ApiKeyRead(msgspec.Struct, kw_only=True):
+    """A key as listed: the secret is never shown again."""
+
+    id: UUID
+    name: str
+    prefix: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyRead, kw_only=True):
+    """A new key, with its secret shown this once."""
+
+    key: str
+
+
+class ApiKeyPage(msgspec.Struct, kw_only=True):
+    """One page of the caller's keys."""
+
+    items: list[ApiKeyRead]
+    total: int
+    limit: int
+    offset: int

@@ -1,0 +1,87 @@
+"""Issuing, listing, revoking and checking API keys."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from advanced_alchemy.extensions.litestar import service
+from advanced_alchemy.filters import LimitOffset, OrderBy
+
+from quoin.core.errors import FieldError, NotFoundError, ValidationError
+from quoin.modules.api_keys.keys import ApiKeyHasher
+from quoin.modules.api_keys.models import ApiKey
+from quoin.modules.api_keys.repository import ApiKeyRepository
+from quoin.modules.api_keys.schemas import ApiKeyCreate
+from quoin.modules.users.models import User
+
+__all__ = ["LAST_USED_PRECISION", "ApiKeyService"]
+
+# last_used_at is refreshed at most this often per key, so that a busy
+# machine client does not turn every request into a row update.
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
+class ApiKeyService(service.SQLAlchemyAsyncRepositoryService[ApiKey, ApiKeyRepository]):
+    """API keys of one owner; every write commits before the caller answers."""
+
+    repository_type = ApiKeyRepository
+
+    def __init__(self, *, hasher: ApiKeyHasher, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.hasher = hasher
+
+    async def issue(self, owner_id: UUID, data: ApiKeyCreate) -> tuple[ApiKey, str]:
+        """Create a key for ``owner_id``; returns the row and the key, which is never available again."""
+        if data.expires_at is not None and data.expires_at <= datetime.now(UTC):
+            raise ValidationError(
+                "The key would already be expired",
+                errors=[FieldError(field="expires_at", message="must be in the future")],
+            )
+        new_key = self.hasher.generate()
+        api_key = await self.create(
+            ApiKey(
+                user_id=owner_id,
+                name=data.name,
+                prefix=new_key.prefix,
+                key_hash=new_key.key_hash,
+                expires_at=data.expires_at,
+            ),
+            auto_commit=True,
+        )
+        return api_key, new_key.key
+
+    async def list_for(self, owner_id: UUID, *, limit: int, offset: int) -> tuple[Sequence[ApiKey], int]:
+        """A page of the owner's keys, newest first, and their total."""
+        return await self.get_many_and_count(
+            OrderBy(field_name="created_at", sort_order="desc"),
+            OrderBy(field_name="id", sort_order="desc"),
+            LimitOffset(limit=limit, offset=offset),
+            user_id=owner_id,
+        )
+
+    async def revoke(self, owner_id: UUID, key_id: UUID) -> None:
+        """Delete one of the owner's keys; it stops working at once. Another user's key is "not found"."""
+        api_key = await self.get_one_or_none(id=key_id, user_id=owner_id)
+        if api_key is None:
+            raise NotFoundError("API key not found")
+        await self.delete(api_key.id, auto_commit=True)
+
+    async def authenticate(self, key: str) -> User | None:
+        """The active owner of a valid, unexpired key, or None."""
+        prefix = self.hasher.prefix_of(key)
+        found = await self.repository.get_with_owner(prefix) if prefix else None
+        if found is None:
+            return None
+        api_key, owner = found
+        now = datetime.now(UTC)
+        if not self.hasher.matches(key, api_key.key_hash) or not owner.is_active:
+            return None
+        if api_key.expires_at is not None and api_key.expires_at <= now:
+            return None
+        if api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_PRECISION:
+            api_key.last_used_at = now
+            await self.repository.session.commit()
+        return owner

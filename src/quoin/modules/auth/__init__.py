@@ -1,0 +1,1 @@
+"""Authentication: the token endpoint, credential checks and access rules."""

@@ -1,0 +1,47 @@
+"""``POST /api/v1/auth/token``: email and password in, a short-lived JWT out."""
+
+from __future__ import annotations
+
+from litestar import Controller, Response, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import URLEncodedBody
+
+from quoin.core.openapi import problem_responses
+from quoin.modules.auth.schemas import LoginForm, TokenResponse
+from quoin.modules.auth.security import PUBLIC, TokenIssuer
+from quoin.modules.users.deps import provide_users_service
+from quoin.modules.users.service import UserService
+
+__all__ = ["AuthController"]
+
+
+class AuthController(Controller):
+    """Logging in."""
+
+    path = "/auth"
+    tags = ["auth"]  # noqa: RUF012  # Litestar reads these as class attributes
+    dependencies = {"users_service": Provide(provide_users_service, sync_to_thread=False)}  # noqa: RUF012
+
+    @post(
+        "/token",
+        operation_id="IssueToken",
+        summary="Log in (OAuth2 password flow)",
+        status_code=200,
+        opt=PUBLIC,
+        responses=problem_responses(400, 401, 422, 500, 503),
+    )
+    async def issue_token(
+        self,
+        data: URLEncodedBody[LoginForm],
+        users_service: NamedDependency[UserService],
+        token_issuer: NamedDependency[TokenIssuer],
+    ) -> Response[TokenResponse]:
+        """Exchange an email (`username`) and password for a bearer token.
+
+        A wrong email and a wrong password get the same 401, after the same work.
+        """
+        user = await users_service.authenticate(data.username, data.password)
+        return Response(
+            TokenResponse(access_token=token_issuer.issue(user), expires_in=token_issuer.lifetime_seconds),
+            headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+        )

@@ -1,0 +1,16 @@
+"""Dependency providers for authenticated handlers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+
+from quoin.modules.users.models import User
+
+__all__ = ["provide_current_user"]
+
+
+def provide_current_user(request: Request[User, Any, Any]) -> User:
+    """The authenticated caller (routes marked public never ask for it)."""
+    return request.user

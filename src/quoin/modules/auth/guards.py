@@ -1,0 +1,26 @@
+"""Access rules checked before a handler runs (the caller is already authenticated)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.handlers import BaseRouteHandler
+
+from quoin.core.errors import ForbiddenError
+from quoin.modules.users.models import User
+
+__all__ = ["requires_self_or_superuser", "requires_superuser"]
+
+
+def requires_superuser(connection: ASGIConnection[Any, User, Any, Any], _: BaseRouteHandler) -> None:
+    """Only superusers pass."""
+    if not connection.user.is_superuser:
+        raise ForbiddenError("This requires a superuser")
+
+
+def requires_self_or_superuser(connection: ASGIConnection[Any, User, Any, Any], _: BaseRouteHandler) -> None:
+    """The user named by the ``user_id`` path parameter, or a superuser, pass."""
+    user = connection.user
+    if not user.is_superuser and connection.path_params.get("user_id") != user.id:
+        raise ForbiddenError("You may only act on your own account")

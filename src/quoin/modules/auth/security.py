@@ -1,0 +1,172 @@
+"""Who is calling: bearer JWTs and ``X-API-Key``, checked against the database on every request.
+
+Litestar's ``JWTAuth`` issues and verifies the tokens (PyJWT underneath, HS256,
+``exp``/``iat``/``sub``/``jti`` required); its middleware is extended to accept
+an API key instead. Every request loads the caller's row, so deleting or
+deactivating a user, or revoking a key, takes effect at once on every instance.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig
+from litestar import Litestar
+from litestar.config.app import AppConfig
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException
+from litestar.middleware import AuthenticationResult
+from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, Operation, SecurityRequirement, SecurityScheme
+from litestar.routes import HTTPRoute
+from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
+
+from quoin.core.errors import UnauthorizedError
+from quoin.modules.api_keys.keys import ApiKeyHasher
+from quoin.modules.api_keys.service import ApiKeyService
+from quoin.modules.users.models import User
+from quoin.modules.users.repository import UserRepository
+
+__all__ = [
+    "API_KEY_HEADER",
+    "PUBLIC",
+    "TOKEN_URL",
+    "QuoinAuth",
+    "TokenIssuer",
+    "build_auth",
+    "document_operation_security",
+]
+
+API_KEY_HEADER = "X-API-Key"
+TOKEN_URL = "/api/v1/auth/token"  # noqa: S105  # a path, not a secret
+BEARER_SCHEME = "OAuth2PasswordBearer"
+API_KEY_SCHEME = "APIKeyHeader"
+# Handler option marking a route that needs no credentials.
+PUBLIC_OPT_KEY = "exclude_from_auth"
+PUBLIC = {PUBLIC_OPT_KEY: True}
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyCredential:
+    """An ``X-API-Key`` value, handed to the same user lookup as a decoded token."""
+
+    key: str
+
+
+class CredentialsMiddleware(JWTAuthenticationMiddleware):
+    """Authenticates with ``X-API-Key`` when present, else with ``Authorization: Bearer <jwt>``."""
+
+    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+        """The caller's active user, or ``UnauthorizedError`` (401 with ``WWW-Authenticate: Bearer``)."""
+        if (api_key := connection.headers.get(API_KEY_HEADER)) is not None:
+            # build_auth's handler takes either credential; Litestar types it for tokens only.
+            owner = await self.retrieve_user_handler(ApiKeyCredential(api_key), connection)  # type: ignore[arg-type]
+            if owner is None:
+                raise UnauthorizedError("Invalid, expired or revoked API key")
+            return AuthenticationResult(user=owner, auth=None)
+        scheme, _, token = connection.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise UnauthorizedError("Not authenticated")
+        try:
+            return await self.authenticate_token(encoded_token=token.strip(), connection=connection)
+        except NotAuthorizedException:
+            raise UnauthorizedError("Invalid or expired token") from None
+
+
+class QuoinAuth(JWTAuth[User, Token]):
+    """``JWTAuth`` documenting both ways in: the OAuth2 password flow and the API key header."""
+
+    @property
+    def openapi_components(self) -> Components:
+        """Both security schemes, so the docs page can authorize either way."""
+        return Components(
+            security_schemes={
+                BEARER_SCHEME: SecurityScheme(
+                    type="oauth2",
+                    flows=OAuthFlows(password=OAuthFlow(token_url=TOKEN_URL, scopes={})),
+                    description="Log in with email and password; send `Authorization: Bearer <access_token>`.",
+                ),
+                API_KEY_SCHEME: SecurityScheme(
+                    type="apiKey",
+                    name=API_KEY_HEADER,
+                    security_scheme_in="header",
+                    description="A key from `POST /api/v1/api-keys/`, sent as `X-API-Key: <key>`.",
+                ),
+            }
+        )
+
+    @property
+    def security_requirement(self) -> SecurityRequirement:
+        """The bearer token requirement (the API key is added as an alternative in ``on_app_init``)."""
+        return {BEARER_SCHEME: []}
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        """Register the middleware and document either credential as sufficient."""
+        app_config = super().on_app_init(app_config)
+        if app_config.openapi_config and isinstance(app_config.openapi_config.security, list):
+            app_config.openapi_config.security.append({API_KEY_SCHEME: []})
+        return app_config
+
+
+class TokenIssuer:
+    """Issues access tokens for authenticated users."""
+
+    def __init__(self, auth: QuoinAuth, lifetime_seconds: int) -> None:
+        self._auth = auth
+        self.lifetime_seconds = lifetime_seconds
+
+    def issue(self, user: User) -> str:
+        """A signed JWT for ``user`` with ``sub``, ``exp``, ``iat`` and a unique ``jti``."""
+        return self._auth.create_token(
+            identifier=str(user.id),
+            token_expiration=timedelta(seconds=self.lifetime_seconds),
+            token_unique_jwt_id=uuid.uuid4().hex,
+        )
+
+
+def document_operation_security(app: Litestar) -> None:
+    """State on every operation which credentials it takes: none for public routes, either scheme otherwise.
+
+    Litestar drops an empty ``security`` list, so public operations would
+    inherit the document-wide requirement; this sets each one explicitly.
+    """
+    paths = app.openapi_schema.paths or {}
+    either: list[SecurityRequirement] = [{BEARER_SCHEME: []}, {API_KEY_SCHEME: []}]
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute) or (path_item := paths.get(route.path_format)) is None:
+            continue
+        for handler in route.route_handlers:
+            public = bool(handler.opt.get(PUBLIC_OPT_KEY))
+            for method in handler.http_methods:
+                operation: Operation | None = getattr(path_item, method.lower(), None)
+                if operation is not None:
+                    operation.security = [] if public else list(either)
+
+
+def build_auth(secret_key: str, db_config: SQLAlchemyAsyncConfig, api_key_hasher: ApiKeyHasher) -> QuoinAuth:
+    """The app's authentication config; users are looked up in the request's own session."""
+
+    async def credential_owner(
+        credential: Token | ApiKeyCredential, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> User | None:
+        session = db_config.provide_session(connection.app.state, connection.scope)
+        if isinstance(credential, ApiKeyCredential):
+            return await ApiKeyService(session=session, hasher=api_key_hasher).authenticate(credential.key)
+        try:
+            user_id = UUID(credential.sub)
+        except ValueError:
+            return None
+        user = await UserRepository(session=session).get_one_or_none(id=user_id)
+        return user if user is not None and user.is_active else None
+
+    return QuoinAuth(
+        token_secret=secret_key,
+        retrieve_user_handler=credential_owner,
+        authentication_middleware_class=CredentialsMiddleware,
+        exclude=["^/schema"],
+        exclude_opt_key=PUBLIC_OPT_KEY,
+        require_claims=["exp", "iat", "sub", "jti"],
+    )
