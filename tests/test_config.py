@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from quoin.config import Environment, Settings, SettingsError
+from quoin.config import DEVELOPMENT_SECRET_KEY, Environment, Settings, SettingsError
 
 
 def test_with_nothing_configured_the_database_is_the_embedded_sqlite_file(tmp_path: Path) -> None:
@@ -68,6 +68,32 @@ def test_a_bad_value_is_an_error_naming_the_variable(name: str, value: str) -> N
         Settings.from_env({name: value}, env_file=None)
 
 
+@pytest.mark.parametrize("env", ["production", "staging"])
+@pytest.mark.parametrize(
+    ("secret", "reason"),
+    [
+        (None, "SECRET_KEY is the development default"),
+        (DEVELOPMENT_SECRET_KEY, "SECRET_KEY is the development default"),
+        ("too-short-secret", "SECRET_KEY is shorter than 32 bytes"),
+    ],
+)
+def test_outside_development_a_weak_secret_refuses_to_start(env: str, secret: str | None, reason: str) -> None:
+    environ = {"ENV": env, **({"SECRET_KEY": secret} if secret else {})}
+
+    with pytest.raises(SettingsError, match=rf"^refusing to start in {env}: {reason}"):
+        Settings.from_env(environ, env_file=None)
+
+
+def test_outside_development_a_strong_secret_starts() -> None:
+    settings = Settings.from_env({"ENV": "production", "SECRET_KEY": "k" * 32}, env_file=None)
+
+    assert settings.security.secret_key == "k" * 32
+
+
+def test_development_runs_with_the_default_secret() -> None:
+    assert Settings.from_env({}, env_file=None).security.secret_key == DEVELOPMENT_SECRET_KEY
+
+
 def test_dot_env_is_read_and_the_environment_overrides_it(tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
     env_file.write_text("POSTGRES_HOST=from-file\nDB_POOL_SIZE=7\nLOG_LEVEL=debug\n")
@@ -84,6 +110,19 @@ def test_empty_values_count_as_unset() -> None:
 
     assert settings.db.is_sqlite
     assert settings.db.db_pool_size == 20
+
+
+def test_the_cli_refuses_production_with_the_default_secret_in_one_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"} | {"ENV": "production"}
+
+    result = subprocess.run(
+        [sys.executable, "-m", "quoin", "serve"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+        check=False,
+    )  # fmt: skip
+
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "refusing to start in production: SECRET_KEY" in result.stderr
 
 
 def test_the_cli_stops_on_a_bad_setting_with_one_line_and_no_traceback(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from dotenv import dotenv_values
 from sqlalchemy.engine import URL, make_url
 
 __all__ = [
+    "DEVELOPMENT_SECRET_KEY",
     "AppSettings",
     "DatabaseSettings",
     "Environment",

@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 
+import msgspec
 import pytest
 from argon2 import PasswordHasher
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from quoin.config import Settings
-from quoin.core.errors import ConflictError, ForbiddenError, NotFoundError
+from quoin.core.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 from quoin.core.passwords import Passwords
 from quoin.modules.users.deps import provide_user_filters
 from quoin.modules.users.schemas import UserCreate, UserOrderField, UserUpdate
@@ -114,3 +115,43 @@ async def test_list_users_applies_filters_paging_and_order(service: UserService)
 
     assert total == 3
     assert [u.email for u in users] == ["b-match@example.com", "d-match@example.com"]
+
+
+async def test_ensure_superuser_creates_one_with_a_verifiable_password(service: UserService) -> None:
+    user, created = await service.ensure_superuser(" Root@Example.com", "root password")
+
+    assert created is True
+    assert (user.email, user.is_superuser, user.is_active) == ("root@example.com", True, True)
+    assert PasswordHasher().verify(user.hashed_password, "root password")
+
+
+async def test_ensure_superuser_promotes_and_reactivates_an_existing_user_keeping_its_password(
+    service: UserService,
+) -> None:
+    existing = await service.register(UserCreate(email="promote.me@example.com", password=PASSWORD))
+    existing.is_active = False
+    old_hash = existing.hashed_password
+
+    user, created = await service.ensure_superuser("promote.me@example.com", None)
+    again, created_again = await service.ensure_superuser("promote.me@example.com", None)
+
+    assert (created, created_again) == (False, False)
+    assert user.id == again.id == existing.id
+    assert (user.is_superuser, user.is_active) == (True, True)
+    assert user.hashed_password == old_hash
+
+
+async def test_ensure_superuser_replaces_the_password_when_given(service: UserService) -> None:
+    await service.register(UserCreate(email="reset@example.com", password=PASSWORD))
+
+    user, _ = await service.ensure_superuser("reset@example.com", "a new root password")
+
+    assert PasswordHasher().verify(user.hashed_password, "a new root password")
+
+
+@pytest.mark.parametrize(("email", "password"), [("new.root@example.com", None), ("new.root@example.com", "short")])
+async def test_ensure_superuser_refuses_a_new_user_without_a_valid_password(
+    service: UserService, email: str, password: str | None
+) -> None:
+    with pytest.raises((ValidationError, msgspec.ValidationError)):
+        await service.ensure_superuser(email, password)
