@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from quoin.modules.auth.security import PUBLIC
+from quoin.core.access import PUBLIC
 from tests.conftest import make_settings
 from tests.helpers import PASSWORD, TOKEN, USERS, assert_problem, count_users, engine_of, make_account, running_app
 from tests.postgres_server import PrivatePostgres

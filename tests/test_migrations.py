@@ -50,22 +50,15 @@ def up_down_up(connection: Connection) -> tuple[set[str], set[str], set[str], li
     return after_up, after_down, tables(connection), differences(connection)
 
 
-async def test_postgres_upgrade_downgrade_upgrade_and_no_drift(databases: DatabaseFactory) -> None:
-    url = await databases.create(migrated=False)
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+async def test_upgrade_downgrade_upgrade_leaves_no_drift(
+    databases: DatabaseFactory, tmp_path: Path, backend: str
+) -> None:
+    if backend == "postgresql":
+        url: URL | str = await databases.create(migrated=False)
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'migrations.db'}"
     engine = create_async_engine(url, poolclass=NullPool)
-    try:
-        async with engine.begin() as connection:
-            after_up, after_down, after_again, drift = await connection.run_sync(up_down_up)
-    finally:
-        await engine.dispose()
-
-    assert after_up == after_again == {"users", "api_keys", "alembic_versions"}
-    assert after_down == {"alembic_versions"}
-    assert drift == []
-
-
-async def test_sqlite_upgrade_downgrade_upgrade_and_no_drift(tmp_path: Path) -> None:
-    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'migrations.db'}", poolclass=NullPool)
     try:
         async with engine.begin() as connection:
             after_up, after_down, after_again, drift = await connection.run_sync(up_down_up)

@@ -12,6 +12,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
 from quoin.config import Settings
+from quoin.core.access import PUBLIC
 from quoin.core.logging import structlog_plugin
 from quoin.core.openapi import STATIC_PREFIX, docs_page, drop_generated_error_responses, openapi_config
 from quoin.core.passwords import Passwords
@@ -21,7 +22,7 @@ from quoin.db.config import sqlalchemy_config
 from quoin.modules import API_V1_ROUTES
 from quoin.modules.api_keys.keys import ApiKeyHasher
 from quoin.modules.auth.deps import provide_current_user
-from quoin.modules.auth.security import PUBLIC, TokenIssuer, build_auth, document_operation_security
+from quoin.modules.auth.security import TokenIssuer, build_auth, document_operation_security
 from quoin.modules.system.controller import HealthController, landing_page
 
 __all__ = ["create_app"]

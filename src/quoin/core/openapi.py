@@ -13,6 +13,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, Contact, Operation, Tag
 
 from quoin import __version__
+from quoin.core.access import PUBLIC
 
 __all__ = [
     "PROBLEM_MEDIA_TYPE",
@@ -113,9 +114,7 @@ def drop_generated_error_responses(app: Litestar) -> None:
                     del operation.responses[status]
 
 
-@get(
-    "/docs", include_in_schema=False, media_type=MediaType.HTML, sync_to_thread=False, opt={"exclude_from_auth": True}
-)  # public
+@get("/docs", include_in_schema=False, media_type=MediaType.HTML, sync_to_thread=False, opt=PUBLIC)  # public
 def docs_page(request: Request[Any, Any, Any]) -> bytes:
     """The Scalar API reference, rendered offline."""
     return _docs_renderer.render(request, request.app.openapi_schema.to_schema())

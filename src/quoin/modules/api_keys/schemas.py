@@ -8,17 +8,12 @@ from uuid import UUID
 
 import msgspec
 
+from quoin.core.text import single_line
+
 __all__ = ["ApiKeyCreate", "ApiKeyCreated", "ApiKeyPage", "ApiKeyRead"]
 
 KeyName = Annotated[
-    str,
-    msgspec.Meta(
-        min_length=1,
-        max_length=100,
-        pattern=r"^[^\x00-\x1f\x7f]+$",
-        description="A label for the key; no control characters.",
-        examples=["ci-deployer"],
-    ),
+    str, single_line(max_length=100, description="A label for the key; no control characters.", example="ci-deployer")
 ]
 
 

@@ -6,9 +6,10 @@ from litestar import Controller, Response, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import URLEncodedBody
 
+from quoin.core.access import PUBLIC
 from quoin.core.openapi import problem_responses
 from quoin.modules.auth.schemas import LoginForm, TokenResponse
-from quoin.modules.auth.security import PUBLIC, TokenIssuer
+from quoin.modules.auth.security import TokenIssuer
 from quoin.modules.users.deps import provide_users_service
 from quoin.modules.users.service import UserService
 

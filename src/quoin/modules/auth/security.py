@@ -24,6 +24,7 @@ from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, Operation, 
 from litestar.routes import HTTPRoute
 from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
 
+from quoin.core.access import PUBLIC_OPT_KEY
 from quoin.core.errors import UnauthorizedError
 from quoin.modules.api_keys.keys import ApiKeyHasher
 from quoin.modules.api_keys.service import ApiKeyService
@@ -32,7 +33,6 @@ from quoin.modules.users.repository import UserRepository
 
 __all__ = [
     "API_KEY_HEADER",
-    "PUBLIC",
     "TOKEN_URL",
     "QuoinAuth",
     "TokenIssuer",
@@ -44,9 +44,6 @@ API_KEY_HEADER = "X-API-Key"
 TOKEN_URL = "/api/v1/auth/token"  # noqa: S105  # a path, not a secret
 BEARER_SCHEME = "OAuth2PasswordBearer"
 API_KEY_SCHEME = "APIKeyHeader"
-# Handler option marking a route that needs no credentials.
-PUBLIC_OPT_KEY = "exclude_from_auth"
-PUBLIC = {PUBLIC_OPT_KEY: True}
 
 
 @dataclass(frozen=True, slots=True)

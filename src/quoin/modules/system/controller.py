@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from quoin import __version__
 from quoin.config import Settings
+from quoin.core.access import PUBLIC
 from quoin.core.errors import ServiceUnavailableError
 from quoin.core.openapi import problem_responses
-from quoin.modules.auth.security import PUBLIC
 
 __all__ = ["HealthController", "landing_page"]
 

@@ -12,10 +12,10 @@ from litestar.params import JSONBody, PathParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from quoin.config import Settings
+from quoin.core.access import PUBLIC
 from quoin.core.errors import ForbiddenError
 from quoin.core.openapi import problem_responses
 from quoin.modules.auth.guards import requires_self_or_superuser, requires_superuser
-from quoin.modules.auth.security import PUBLIC
 from quoin.modules.users.deps import provide_user_filters, provide_users_service
 from quoin.modules.users.models import User
 from quoin.modules.users.schemas import UserCreate, UserPage, UserRead, UserUpdate

@@ -9,6 +9,8 @@ from uuid import UUID
 
 import msgspec
 
+from quoin.core.text import single_line
+
 __all__ = [
     "Email",
     "FullName",
@@ -44,14 +46,7 @@ Password = Annotated[
     msgspec.Meta(min_length=8, max_length=128, description="8 to 128 characters; stored only as an Argon2 hash."),
 ]
 FullName = Annotated[
-    str,
-    msgspec.Meta(
-        min_length=1,
-        max_length=255,
-        pattern=r"^[^\x00-\x1f\x7f]+$",
-        description="Display name; no control characters.",
-        examples=["Ada Lovelace"],
-    ),
+    str, single_line(max_length=255, description="Display name; no control characters.", example="Ada Lovelace")
 ]
 
 
