@@ -6,6 +6,8 @@ from pathlib import Path
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
 from litestar import Litestar, Router
+from litestar.config.app import AppConfig
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
@@ -14,10 +16,13 @@ from litestar.template import TemplateConfig
 from quoin.config import Settings
 from quoin.core.access import PUBLIC
 from quoin.core.logging import structlog_plugin
+from quoin.core.metrics import MetricsController, watch_pool
+from quoin.core.observability import RequestContextMiddleware, observe_response
 from quoin.core.openapi import STATIC_PREFIX, docs_page, drop_generated_error_responses, openapi_config
 from quoin.core.passwords import Passwords
 from quoin.core.problem_details import problem_details_plugin
-from quoin.core.request_id import RequestIdMiddleware, add_request_id_header
+from quoin.core.request_id import add_request_id_header
+from quoin.core.telemetry import Tracing
 from quoin.db.config import sqlalchemy_config
 from quoin.modules import API_V1_ROUTES
 from quoin.modules.api_keys.keys import ApiKeyHasher
@@ -34,7 +39,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     """Build the QuoinAPI application from ``settings`` (read from the environment by default)."""
     settings = settings or Settings.from_env()
     passwords = Passwords(settings.passwords)
-    db_config = sqlalchemy_config(settings.db)
+    tracing = Tracing(settings.telemetry) if settings.telemetry.otel_enabled else None
+    db_config = sqlalchemy_config(
+        settings.db, engine_hooks=[watch_pool, *([tracing.instrument_engine] if tracing else [])]
+    )
     api_key_hasher = ApiKeyHasher(settings.security.secret_key)
     auth = build_auth(settings.security.secret_key, db_config, api_key_hasher)
     token_issuer = TokenIssuer(auth, settings.security.access_token_ttl)
@@ -44,6 +52,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             HealthController,
             landing_page,
             docs_page,
+            MetricsController,
             create_static_files_router(
                 STATIC_PREFIX, directories=[_PACKAGE_DIR / "static"], include_in_schema=False, opt=PUBLIC
             ),
@@ -58,14 +67,22 @@ def create_app(settings: Settings | None = None) -> Litestar:
         plugins=[
             SQLAlchemyPlugin(config=db_config),
             problem_details_plugin(),
-            structlog_plugin(settings.app),
+            structlog_plugin(settings.app, echo_sql=settings.db.db_echo),
+            *([tracing.plugin()] if tracing else []),
         ],
-        on_app_init=[auth.on_app_init],
-        middleware=[RequestIdMiddleware()],
-        before_send=[add_request_id_header],
+        # The request context must wrap authentication, which puts itself first.
+        on_app_init=[auth.on_app_init, _request_context_outermost],
+        before_send=[add_request_id_header, observe_response],
         openapi_config=openapi_config(),
         on_startup=[drop_generated_error_responses, document_operation_security],
+        on_shutdown=[tracing.shutdown] if tracing else [],
+        state=State({"tracing": tracing}),
         template_config=TemplateConfig(directory=_PACKAGE_DIR / "templates", engine=JinjaTemplateEngine),
         request_max_body_size=settings.app.request_max_body_size,
         debug=settings.app.debug,
     )
+
+
+def _request_context_outermost(app_config: AppConfig) -> AppConfig:
+    app_config.middleware.insert(0, RequestContextMiddleware())
+    return app_config

@@ -24,11 +24,13 @@ __all__ = [
     "AppSettings",
     "DatabaseSettings",
     "Environment",
+    "LogFormat",
     "PasswordSettings",
     "SecuritySettings",
     "ServerSettings",
     "Settings",
     "SettingsError",
+    "TelemetrySettings",
 ]
 
 Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
@@ -53,18 +55,52 @@ class _Group(msgspec.Struct, frozen=True, kw_only=True, rename="upper"):
     """Base for settings groups: fields map to upper-case environment variables."""
 
 
+class LogFormat(enum.StrEnum):
+    """How log lines are rendered."""
+
+    CONSOLE = "console"
+    JSON = "json"
+
+
 class AppSettings(_Group, frozen=True):
     """Application-wide behaviour."""
 
     env: Environment = Environment.DEVELOPMENT
     debug: bool = False
     log_level: Annotated[str, msgspec.Meta(pattern="^(?i:debug|info|warning|error|critical)$")] = "INFO"
+    log_format: LogFormat | None = None
     request_max_body_size: PositiveInt = 1_048_576
 
     @property
     def is_development(self) -> bool:
         """True only in the development environment."""
         return self.env is Environment.DEVELOPMENT
+
+    @property
+    def effective_log_format(self) -> LogFormat:
+        """``LOG_FORMAT`` if set, else console in development and JSON elsewhere."""
+        if self.log_format is not None:
+            return self.log_format
+        return LogFormat.CONSOLE if self.is_development else LogFormat.JSON
+
+
+class TelemetrySettings(_Group, frozen=True):
+    """OpenTelemetry tracing; the variable names are OpenTelemetry's own where it has one."""
+
+    otel_enabled: bool = True
+    otel_service_name: str = "quoin"
+    otel_exporter_otlp_endpoint: str | None = None
+    otel_exporter_otlp_traces_endpoint: str | None = None
+    otel_traces_sampler_arg: Annotated[float, msgspec.Meta(ge=0, le=1)] = 1.0
+
+    @property
+    def traces_endpoint(self) -> str | None:
+        """Where spans are exported over OTLP/HTTP, or None to export nothing."""
+        if self.otel_exporter_otlp_traces_endpoint:
+            return self.otel_exporter_otlp_traces_endpoint
+        if self.otel_exporter_otlp_endpoint:
+            return self.otel_exporter_otlp_endpoint.rstrip("/") + "/v1/traces"
+        return None
 
 
 class DatabaseSettings(_Group, frozen=True):
@@ -172,6 +208,7 @@ class Settings:
     passwords: PasswordSettings
     security: SecuritySettings
     server: ServerSettings
+    telemetry: TelemetrySettings
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, env_file: str | None = ".env") -> Settings:
@@ -190,6 +227,7 @@ class Settings:
             passwords=_load_group(PasswordSettings, present),
             security=_load_group(SecuritySettings, present),
             server=_load_group(ServerSettings, present),
+            telemetry=_load_group(TelemetrySettings, present),
         )
         if not settings.app.is_development and (problem := settings.security.problem_outside_development()):
             raise SettingsError(f"refusing to start in {settings.app.env}: {problem}")

@@ -22,6 +22,8 @@ from advanced_alchemy.exceptions import NotFoundError as RepositoryNotFoundError
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
+from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
 from sqlalchemy.exc import SQLAlchemyError
 
 from quoin.core.errors import FieldError, NotFoundError, QuoinError, ValidationError
@@ -119,6 +121,9 @@ def _from_domain_error(exc: QuoinError) -> ProblemDetailsException:
 
 def _crash(exc: BaseException) -> ProblemDetailsException:
     structlog.get_logger("quoin.errors").error("unhandled_exception", exc_info=exc)
+    span = trace.get_current_span()
+    span.record_exception(exc)
+    span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
     return _Problem(status_code=HTTPStatus.INTERNAL_SERVER_ERROR, detail=_GENERIC_CRASH_DETAIL)
 
 

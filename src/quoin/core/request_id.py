@@ -1,8 +1,7 @@
 """``X-Request-ID`` on every response: the caller's value when sane, otherwise a fresh one.
 
 Litestar runs middleware only for matched routes, so the header is added in an
-app-level ``before_send`` hook (which also sees routing 404/405 answers), and
-the middleware binds the id into the logging context for handlers.
+app-level ``before_send`` hook, which also sees routing 404/405 answers.
 """
 
 from __future__ import annotations
@@ -11,13 +10,10 @@ import re
 import uuid
 from typing import Any
 
-import structlog
 from litestar.datastructures import MutableScopeHeaders
-from litestar.enums import ScopeType
-from litestar.middleware import ASGIMiddleware
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import Message, Scope
 
-__all__ = ["REQUEST_ID_HEADER", "RequestIdMiddleware", "add_request_id_header", "request_id_of"]
+__all__ = ["REQUEST_ID_HEADER", "add_request_id_header", "request_id_of"]
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _HEADER_KEY = REQUEST_ID_HEADER.lower().encode("latin-1")
@@ -46,14 +42,3 @@ async def add_request_id_header(message: Message, scope: Scope) -> None:
     """``before_send`` hook: stamp the id on the response start message."""
     if message["type"] == "http.response.start":
         MutableScopeHeaders.from_message(message)[REQUEST_ID_HEADER] = request_id_of(scope)
-
-
-class RequestIdMiddleware(ASGIMiddleware):
-    """Bind the request id into structlog's context for everything the handler logs."""
-
-    scopes = (ScopeType.HTTP,)
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        """Run the rest of the stack with ``request_id`` in the log context."""
-        with structlog.contextvars.bound_contextvars(request_id=request_id_of(scope)):
-            await next_app(scope, receive, send)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,8 @@ def _engine_config(settings: DatabaseSettings) -> EngineConfig:
         pool_pre_ping=settings.db_pool_pre_ping,
         connect_args=connect_args,
         echo=settings.db_echo,
+        # Parameters (emails, password hashes) never reach logs or error messages.
+        hide_parameters=True,
     )
 
 
@@ -51,15 +54,23 @@ def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """The engine; on SQLite, foreign keys are enforced like on PostgreSQL (they are off by default)."""
-    engine = create_async_engine(url, **kwargs)
-    if engine.dialect.name == "sqlite":
-        event.listen(engine.sync_engine, "connect", _enable_sqlite_foreign_keys)
-    return engine
+EngineHook = Callable[[AsyncEngine], None]
 
 
-def sqlalchemy_config(settings: DatabaseSettings) -> SQLAlchemyAsyncConfig:
+def _engine_factory(hooks: Sequence[EngineHook]) -> Callable[..., AsyncEngine]:
+    def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+        """The engine; on SQLite, foreign keys are enforced like on PostgreSQL (they are off by default)."""
+        engine = create_async_engine(url, **kwargs)
+        if engine.dialect.name == "sqlite":
+            event.listen(engine.sync_engine, "connect", _enable_sqlite_foreign_keys)
+        for hook in hooks:
+            hook(engine)
+        return engine
+
+    return create_engine
+
+
+def sqlalchemy_config(settings: DatabaseSettings, engine_hooks: Sequence[EngineHook] = ()) -> SQLAlchemyAsyncConfig:
     """The plugin config: it owns the engine's lifecycle and provides ``db_session`` per request.
 
     Writes commit inside the request through the service (``auto_commit=True``)
@@ -69,7 +80,7 @@ def sqlalchemy_config(settings: DatabaseSettings) -> SQLAlchemyAsyncConfig:
     return SQLAlchemyAsyncConfig(
         connection_string=settings.url.render_as_string(hide_password=False),
         engine_config=_engine_config(settings),
-        create_engine_callable=_create_engine,
+        create_engine_callable=_engine_factory(engine_hooks),
         session_config=AsyncSessionConfig(expire_on_commit=False),
         set_default_exception_handler=False,
         alembic_config=AlembicAsyncConfig(

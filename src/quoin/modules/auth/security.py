@@ -26,6 +26,7 @@ from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
 
 from quoin.core.access import PUBLIC_OPT_KEY
 from quoin.core.errors import UnauthorizedError
+from quoin.core.observability import note_user_id
 from quoin.modules.api_keys.keys import ApiKeyHasher
 from quoin.modules.api_keys.service import ApiKeyService
 from quoin.modules.users.models import User
@@ -58,6 +59,11 @@ class CredentialsMiddleware(JWTAuthenticationMiddleware):
 
     async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
         """The caller's active user, or ``UnauthorizedError`` (401 with ``WWW-Authenticate: Bearer``)."""
+        result = await self._authenticate(connection)
+        note_user_id(connection.scope, result.user.id)
+        return result
+
+    async def _authenticate(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
         if (api_key := connection.headers.get(API_KEY_HEADER)) is not None:
             # build_auth's handler takes either credential; Litestar types it for tokens only.
             owner = await self.retrieve_user_handler(ApiKeyCredential(api_key), connection)  # type: ignore[arg-type]
