@@ -32,12 +32,14 @@ from tests.postgres_server import PrivatePostgres
 
 # Cheap Argon2 parameters keep the suite fast; production defaults are tested separately.
 FAST_HASHING = {"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_COST": "1024", "ARGON2_PARALLELISM": "1"}
+# Tests read the production log format.
+JSON_LOGS = {"LOG_FORMAT": "json"}
 
 
 def make_settings(database_url: URL | str, **overrides: str) -> Settings:
     """Settings for a test app, independent of the caller's environment and ``.env``."""
     url = database_url if isinstance(database_url, str) else database_url.render_as_string(hide_password=False)
-    return Settings.from_env({"DATABASE_URL": url, **FAST_HASHING, **overrides}, env_file=None)
+    return Settings.from_env({"DATABASE_URL": url, **FAST_HASHING, **JSON_LOGS, **overrides}, env_file=None)
 
 
 def _asyncpg(url: str) -> URL:

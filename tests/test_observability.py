@@ -1,0 +1,352 @@
+"""What operators see: JSON log lines, traces (in memory and over real OTLP), Prometheus metrics."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import pytest
+import structlog
+from litestar import Litestar, get
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from quoin.core.access import PUBLIC
+from quoin.core.telemetry import Tracing
+from tests.conftest import make_settings
+from tests.helpers import API_KEYS, PASSWORD, TOKEN, USERS, make_account, running_app, unique_email
+
+
+class LogCapture(logging.Handler):
+    """Collects log lines exactly as the app's stdout handler renders them."""
+
+    def __init__(self, formatter: logging.Formatter | None) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.setFormatter(formatter)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+    def events(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.lines]
+
+    def access(self, route: str | None = None) -> list[dict[str, Any]]:
+        return [e for e in self.events() if e["event"] == "request" and (route is None or e["route"] == route)]
+
+
+@pytest.fixture
+def logs(app: Litestar) -> Iterator[LogCapture]:
+    root = logging.getLogger()
+    app_handler = next(h for h in root.handlers if not isinstance(h, LogCapture) and h.formatter is not None)
+    capture = LogCapture(app_handler.formatter)
+    root.addHandler(capture)
+    try:
+        yield capture
+    finally:
+        root.removeHandler(capture)
+
+
+@pytest.fixture(scope="session")
+def span_exporter(app: Litestar) -> InMemorySpanExporter:
+    tracing = app.state["tracing"]
+    assert isinstance(tracing, Tracing)
+    exporter = InMemorySpanExporter()
+    tracing.provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return exporter
+
+
+@pytest.fixture
+def spans(span_exporter: InMemorySpanExporter) -> InMemorySpanExporter:
+    span_exporter.clear()
+    return span_exporter
+
+
+TRACE_ID = uuid.uuid4().hex
+PARENT_SPAN_ID = uuid.uuid4().hex[:16]
+
+
+# --- traces -------------------------------------------------------------------------------
+
+
+async def test_a_request_is_one_server_span_named_by_route_with_sql_children_and_the_callers_trace(
+    client: httpx.AsyncClient, spans: InMemorySpanExporter, logs: LogCapture
+) -> None:
+    account = await make_account(client)
+    spans.clear()
+
+    response = await client.get(
+        account.path, headers={**account.headers, "traceparent": f"00-{TRACE_ID}-{PARENT_SPAN_ID}-01"}
+    )
+
+    assert response.status_code == 200
+    finished = spans.get_finished_spans()
+    servers = [s for s in finished if s.kind is SpanKind.SERVER]
+    assert [s.name for s in servers] == ["GET /api/v1/users/{user_id}"]
+    server = servers[0]
+    assert server.attributes is not None
+    assert server.attributes["http.route"] == "/api/v1/users/{user_id}"
+    assert format(server.context.trace_id, "032x") == TRACE_ID
+    assert server.parent is not None
+    assert format(server.parent.span_id, "016x") == PARENT_SPAN_ID
+    sql = [s for s in finished if s.kind is SpanKind.CLIENT and s.parent and s.parent.span_id == server.context.span_id]
+    assert sql, [s.name for s in finished]
+    assert any(str((s.attributes or {}).get("db.statement", "")).startswith("SELECT") for s in sql), [
+        (s.name, s.attributes) for s in sql
+    ]
+    [line] = logs.access("/api/v1/users/{user_id}")
+    assert line["trace_id"] == TRACE_ID
+    assert line["span_id"] == format(server.context.span_id, "016x")
+
+
+async def test_without_traceparent_a_new_trace_starts(client: httpx.AsyncClient, spans: InMemorySpanExporter) -> None:
+    await client.get("/no/such/route")
+
+    [server] = [s for s in spans.get_finished_spans() if s.kind is SpanKind.SERVER]
+    assert server.parent is None
+    assert server.context.trace_id != int(TRACE_ID, 16)
+
+
+async def test_probes_and_metrics_are_not_traced(client: httpx.AsyncClient, spans: InMemorySpanExporter) -> None:
+    for path in ("/health/live", "/health/ready", "/metrics"):
+        assert (await client.get(path)).status_code == 200
+
+    assert [s for s in spans.get_finished_spans() if s.kind is SpanKind.SERVER] == []
+
+
+# --- logs ---------------------------------------------------------------------------------
+
+
+async def test_each_request_writes_one_access_line_with_the_operational_fields(
+    client: httpx.AsyncClient, logs: LogCapture
+) -> None:
+    account = await make_account(client)
+    logs.lines.clear()
+
+    response = await client.get(account.path, headers={**account.headers, "X-Request-ID": "trace-me-1"})
+
+    [line] = logs.access()
+    assert line["level"] == "info"
+    assert line["logger"] == "quoin.access"
+    assert line["request_id"] == "trace-me-1" == response.headers["x-request-id"]
+    assert (line["method"], line["route"], line["status"]) == ("GET", "/api/v1/users/{user_id}", 200)
+    assert isinstance(line["duration_ms"], float)
+    assert line["duration_ms"] >= 0
+    assert line["client"] == "127.0.0.1"
+    assert line["user_id"] == account.id
+    assert len(line["trace_id"]) == 32
+    assert len(line["span_id"]) == 16
+    assert line["timestamp"].endswith("Z")
+
+
+async def test_anonymous_and_unmatched_requests_are_logged_too(client: httpx.AsyncClient, logs: LogCapture) -> None:
+    await client.get("/api/v1/nowhere")
+    await client.get(f"{USERS}me")
+
+    unmatched, anonymous = logs.access()
+    assert (unmatched["route"], unmatched["status"], unmatched["user_id"]) == ("<unmatched>", 404, None)
+    assert (anonymous["route"], anonymous["status"], anonymous["user_id"]) == ("/api/v1/users/me", 401, None)
+
+
+async def test_health_metrics_and_docs_are_not_logged_at_info(client: httpx.AsyncClient, logs: LogCapture) -> None:
+    for path in ("/health/live", "/health/ready", "/metrics", "/docs", "/schema/openapi.json"):
+        assert (await client.get(path)).status_code == 200
+
+    assert [line["route"] for line in logs.access() if line["level"] == "info"] == []
+
+
+async def test_secrets_and_personal_data_never_reach_the_logs(
+    client: httpx.AsyncClient, db: AsyncConnection, logs: LogCapture
+) -> None:
+    email = unique_email("private")
+    password = "Secret-Pa55word-" + uuid.uuid4().hex
+    await client.post(USERS, json={"email": email, "password": password, "full_name": "Private Person"})
+    token = (await client.post(TOKEN, data={"username": email, "password": password})).json()["access_token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    key = (await client.post(API_KEYS, json={"name": "secret-key"}, headers=bearer)).json()["key"]
+    await client.get(f"{USERS}me", headers={"X-API-Key": key, "Cookie": f"session={token}"})
+    await client.post(USERS, json={"email": email.upper(), "password": password})  # 409
+    await client.post(TOKEN, data={"username": email, "password": password + "x"})  # 401
+    await client.get("/api/v1/nowhere", headers={**bearer, "X-API-Key": key})  # 404
+    structlog.get_logger("test").info("careless", password=password, authorization=token, api_key=key)
+
+    text = "\n".join(logs.lines)
+    assert len(logs.access()) == 7
+    for secret in (password, token, key, email, email.upper(), "Private Person"):
+        assert secret not in text, secret
+    [careless] = [e for e in logs.events() if e["event"] == "careless"]
+    assert careless["password"] == careless["authorization"] == careless["api_key"] == "[redacted]"
+
+
+async def test_a_crash_logs_the_trace_with_request_and_trace_ids_and_marks_the_span(database_url: URL) -> None:
+    @get("/crash", sync_to_thread=False, opt=PUBLIC)
+    def crash() -> None:
+        raise ZeroDivisionError("boom internals")
+
+    exporter = InMemorySpanExporter()
+    async with running_app(make_settings(database_url)) as (app, client):
+        app.register(crash)
+        app.state["tracing"].provider.add_span_processor(SimpleSpanProcessor(exporter))
+        capture = LogCapture(next(h for h in logging.getLogger().handlers if h.formatter is not None).formatter)
+        logging.getLogger().addHandler(capture)
+        try:
+            response = await client.get("/crash", headers={"traceparent": f"00-{TRACE_ID}-{PARENT_SPAN_ID}-01"})
+        finally:
+            logging.getLogger().removeHandler(capture)
+
+    assert response.status_code == 500
+    assert "boom internals" not in response.text
+    [crash_line] = [e for e in capture.events() if e["event"] == "unhandled_exception"]
+    assert crash_line["level"] == "error"
+    assert crash_line["request_id"] == response.headers["x-request-id"] == response.json()["request_id"]
+    assert crash_line["trace_id"] == TRACE_ID
+    assert "ZeroDivisionError" in json.dumps(crash_line["exception"])
+    [server] = [s for s in exporter.get_finished_spans() if s.kind is SpanKind.SERVER]
+    assert server.name == "GET /crash"
+    assert server.status.status_code is StatusCode.ERROR
+    assert any(event.name == "exception" for event in server.events)
+
+
+async def test_with_otel_disabled_nothing_is_installed_and_logs_carry_no_trace(database_url: URL) -> None:
+    async with running_app(make_settings(database_url, OTEL_ENABLED="false")) as (app, client):
+        capture = LogCapture(next(h for h in logging.getLogger().handlers if h.formatter is not None).formatter)
+        logging.getLogger().addHandler(capture)
+        try:
+            response = await client.get("/api/v1/nowhere")
+        finally:
+            logging.getLogger().removeHandler(capture)
+
+    assert response.status_code == 404
+    assert app.state["tracing"] is None
+    assert "OpenTelemetryPlugin" not in {type(p).__name__ for p in app.plugins}
+    [line] = [e for e in capture.events() if e["event"] == "request"]
+    assert "trace_id" not in line
+
+
+# --- export over real OTLP/HTTP ------------------------------------------------------------
+
+
+class OtlpReceiver(BaseHTTPRequestHandler):
+    received: list[ExportTraceServiceRequest]
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        assert self.path == "/v1/traces"
+        self.server.received.append(ExportTraceServiceRequest.FromString(body))  # type: ignore[attr-defined]
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.end_headers()
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+@pytest.fixture
+def otlp_receiver() -> Iterator[tuple[str, list[ExportTraceServiceRequest]]]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), OtlpReceiver)
+    server.received = []  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", server.received  # type: ignore[attr-defined]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def test_spans_are_exported_over_otlp_http_to_the_configured_endpoint(
+    database_url: URL, otlp_receiver: tuple[str, list[ExportTraceServiceRequest]]
+) -> None:
+    endpoint, received = otlp_receiver
+    settings = make_settings(database_url, OTEL_EXPORTER_OTLP_ENDPOINT=endpoint, OTEL_SERVICE_NAME="quoin-export-test")
+    async with running_app(settings) as (_, client):
+        await client.post(USERS, json={"email": unique_email(), "password": PASSWORD})
+        await client.get(f"{USERS}me")
+    # Leaving the app shut the provider down, which flushed the batch.
+
+    names = {
+        span.name for request in received for rs in request.resource_spans for ss in rs.scope_spans for span in ss.spans
+    }
+    services = {
+        attribute.value.string_value
+        for request in received
+        for rs in request.resource_spans
+        for attribute in rs.resource.attributes
+        if attribute.key == "service.name"
+    }
+    print(sorted(names))
+    assert {"POST /api/v1/users", "GET /api/v1/users/me"} <= names
+    assert any(
+        name.startswith(("INSERT", "SELECT", "BEGIN", "COMMIT")) or "quoin" in name
+        for name in names - {"POST /api/v1/users", "GET /api/v1/users/me"}
+    )
+    assert services == {"quoin-export-test"}
+
+
+# --- metrics ------------------------------------------------------------------------------
+
+
+def samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+    return {
+        tuple(sorted(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name
+    }
+
+
+async def test_metrics_count_requests_by_route_method_and_the_status_the_client_got(
+    client: httpx.AsyncClient, db: AsyncConnection
+) -> None:
+    account = await make_account(client)
+    before = samples((await client.get("/metrics")).text, "quoin_http_requests_total")
+
+    await client.get(account.path, headers=account.headers)  # 200
+    await client.get(f"{USERS}{uuid.uuid4()}", headers=account.headers)  # 403 (not theirs)
+    await client.get("/api/v1/nowhere")  # 404
+    await client.post(USERS, json={"email": "nope"})  # 422
+    await client.get(f"{USERS}me")  # 401
+    await client.get(f"{USERS}me")  # 401
+    response = await client.get("/metrics")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    after = samples(response.text, "quoin_http_requests_total")
+
+    def delta(method: str, route: str, status: str) -> float:
+        labels = (("method", method), ("route", route), ("status", status))
+        return after.get(labels, 0) - before.get(labels, 0)
+
+    assert delta("GET", "/api/v1/users/{user_id}", "200") == 1
+    assert delta("GET", "/api/v1/users/{user_id}", "403") == 1
+    assert delta("GET", "<unmatched>", "404") == 1
+    assert delta("POST", "/api/v1/users", "422") == 1
+    assert delta("GET", "/api/v1/users/me", "401") == 2
+    durations = samples(response.text, "quoin_http_request_duration_seconds_count")
+    assert durations[(("method", "GET"), ("route", "/api/v1/users/me"), ("status", "401"))] >= 2
+
+
+async def test_metrics_show_requests_in_progress_and_the_database_pool(client: httpx.AsyncClient) -> None:
+    text = (await client.get("/metrics")).text
+
+    in_progress = samples(text, "quoin_http_requests_in_progress")
+    assert in_progress[(("method", "GET"), ("route", "/metrics"))] == 1
+    assert samples(text, "quoin_db_pool_size")[()] >= 20
+    for gauge in ("quoin_db_pool_checked_out", "quoin_db_pool_overflow", "quoin_db_pool_checked_in"):
+        assert samples(text, gauge)[()] >= 0
+
+
+async def test_metrics_need_no_credentials_and_are_not_in_the_api_docs(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/metrics")).status_code == 200
+    assert "/metrics" not in (await client.get("/schema/openapi.json")).json()["paths"]
