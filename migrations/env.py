@@ -8,6 +8,8 @@ CLI puts on its config, or QuoinAPI's settings.
 from __future__ import annotations
 
 import asyncio
+import logging
+from logging.config import fileConfig
 
 from advanced_alchemy.base import orm_registry
 from alembic import context
@@ -21,6 +23,11 @@ from quoin.db.config import VERSION_TABLE
 
 config = context.config
 target_metadata = orm_registry.metadata
+
+# Run as plain `alembic …`, nothing has configured logging yet: use alembic.ini's.
+# Under the app (or `quoin database …`) the app's logging pipeline is already in place.
+if config.config_file_name is not None and not logging.getLogger().handlers:
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 
 
 def _configure(sqlite: bool, **kwargs: object) -> None:

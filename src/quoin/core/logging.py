@@ -49,8 +49,15 @@ def redact_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mut
     return event_dict
 
 
+def drop_color_message(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Drop uvicorn's ANSI-coloured duplicate of the message."""
+    event_dict.pop("color_message", None)
+    return event_dict
+
+
 def _shared_processors(log_format: LogFormat) -> list[Processor]:
     processors: list[Processor] = [
+        drop_color_message,
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_logger_name,
         structlog.stdlib.add_log_level,

@@ -42,7 +42,8 @@ def _engine_config(settings: DatabaseSettings) -> EngineConfig:
         pool_recycle=settings.db_pool_recycle,
         pool_pre_ping=settings.db_pool_pre_ping,
         connect_args=connect_args,
-        echo=settings.db_echo,
+        # DB_ECHO raises the "sqlalchemy.engine" logger level instead of echo=True,
+        # which would attach a second, plain-text handler.
         # Parameters (emails, password hashes) never reach logs or error messages.
         hide_parameters=True,
     )
