@@ -90,6 +90,20 @@ def test_outside_development_a_strong_secret_starts() -> None:
     assert settings.security.secret_key == "k" * 32
 
 
+def test_debug_is_refused_outside_development() -> None:
+    with pytest.raises(SettingsError, match=r"^refusing to start in production: DEBUG=true"):
+        Settings.from_env({"ENV": "production", "SECRET_KEY": "k" * 32, "DEBUG": "true"}, env_file=None)
+
+
+def test_wildcard_cors_with_credentials_is_refused_everywhere() -> None:
+    with pytest.raises(
+        SettingsError, match=r"CORS_ALLOW_CREDENTIALS=true cannot be combined with CORS_ALLOW_ORIGINS=\*"
+    ):
+        Settings.from_env(
+            {"CORS_ALLOW_ORIGINS": "https://a.example, *", "CORS_ALLOW_CREDENTIALS": "true"}, env_file=None
+        )
+
+
 def test_development_runs_with_the_default_secret() -> None:
     assert Settings.from_env({}, env_file=None).security.secret_key == DEVELOPMENT_SECRET_KEY
 

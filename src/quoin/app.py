@@ -15,6 +15,7 @@ from litestar.template import TemplateConfig
 
 from quoin.config import Settings
 from quoin.core.access import PUBLIC
+from quoin.core.http_security import HostHeaderMiddleware, cors_config, security_headers
 from quoin.core.logging import structlog_plugin
 from quoin.core.metrics import MetricsController, watch_pool
 from quoin.core.observability import RequestContextMiddleware, observe_response
@@ -72,7 +73,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         # The request context must wrap authentication, which puts itself first.
         on_app_init=[auth.on_app_init, _request_context_outermost],
-        before_send=[add_request_id_header, observe_response],
+        before_send=[
+            add_request_id_header,
+            security_headers(hsts=not settings.app.is_development),
+            observe_response,
+        ],
+        cors_config=cors_config(settings.http, development=settings.app.is_development),
+        middleware=[HostHeaderMiddleware(settings.http.hosts)] if settings.http.hosts else [],
         openapi_config=openapi_config(),
         on_startup=[drop_generated_error_responses, document_operation_security],
         on_shutdown=[tracing.shutdown] if tracing else [],

@@ -36,7 +36,7 @@ def serve(reload: bool) -> None:
         workers=None if reload else settings.server.workers,
         reload=reload,
         proxy_headers=True,
-        forwarded_allow_ips=settings.server.forwarded_allow_ips,
+        forwarded_allow_ips=settings.http.trusted_proxies,
         log_config=None,
         server_header=False,
     )

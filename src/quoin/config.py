@@ -24,6 +24,7 @@ __all__ = [
     "AppSettings",
     "DatabaseSettings",
     "Environment",
+    "HttpSettings",
     "LogFormat",
     "PasswordSettings",
     "SecuritySettings",
@@ -175,13 +176,35 @@ class SecuritySettings(_Group, frozen=True):
         return None
 
 
+def _comma_list(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+class HttpSettings(_Group, frozen=True):
+    """Who may call from where: CORS, accepted host names, proxies trusted for client addresses."""
+
+    cors_allow_origins: str = ""
+    cors_allow_credentials: bool = False
+    allowed_hosts: str = ""
+    trusted_proxies: str = "127.0.0.1"
+
+    @property
+    def cors_origins(self) -> list[str]:
+        """Origins allowed to call from a browser (``*`` for any)."""
+        return _comma_list(self.cors_allow_origins)
+
+    @property
+    def hosts(self) -> list[str]:
+        """Accepted ``Host`` header values (``*.example.com`` matches subdomains); empty accepts any."""
+        return _comma_list(self.allowed_hosts)
+
+
 class ServerSettings(_Group, frozen=True):
     """How ``quoin serve`` runs uvicorn."""
 
     host: str = "127.0.0.1"
     port: Port = 8000
     workers: PositiveInt = 1
-    forwarded_allow_ips: str = "127.0.0.1"
 
 
 _GroupT = TypeVar("_GroupT", bound=_Group)
@@ -207,6 +230,7 @@ class Settings:
     db: DatabaseSettings
     passwords: PasswordSettings
     security: SecuritySettings
+    http: HttpSettings
     server: ServerSettings
     telemetry: TelemetrySettings
 
@@ -226,9 +250,21 @@ class Settings:
             db=_load_group(DatabaseSettings, present),
             passwords=_load_group(PasswordSettings, present),
             security=_load_group(SecuritySettings, present),
+            http=_load_group(HttpSettings, present),
             server=_load_group(ServerSettings, present),
             telemetry=_load_group(TelemetrySettings, present),
         )
-        if not settings.app.is_development and (problem := settings.security.problem_outside_development()):
-            raise SettingsError(f"refusing to start in {settings.app.env}: {problem}")
+        if problem := settings.problem():
+            raise SettingsError(problem)
         return settings
+
+    def problem(self) -> str | None:
+        """The first reason these settings must not run, or None."""
+        if "*" in self.http.cors_origins and self.http.cors_allow_credentials:
+            return "CORS_ALLOW_CREDENTIALS=true cannot be combined with CORS_ALLOW_ORIGINS=*; list the origins"
+        if self.app.is_development:
+            return None
+        reason = self.security.problem_outside_development()
+        if reason is None and self.app.debug:
+            reason = "DEBUG=true exposes internals; turn it off"
+        return f"refusing to start in {self.app.env}: {reason}" if reason else None

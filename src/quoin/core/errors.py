@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 
 __all__ = [
+    "BadRequestError",
     "ConflictError",
     "FieldError",
     "ForbiddenError",
@@ -40,6 +41,13 @@ class QuoinError(Exception):
         self.detail = detail or self.default_detail
         self.headers = headers or {}
         super().__init__(self.detail)
+
+
+class BadRequestError(QuoinError):
+    """A request the server cannot read (not JSON, an unacceptable ``Host``)."""
+
+    status = HTTPStatus.BAD_REQUEST
+    default_detail = "Bad request"
 
 
 class NotFoundError(QuoinError):

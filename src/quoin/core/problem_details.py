@@ -26,7 +26,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 from sqlalchemy.exc import SQLAlchemyError
 
-from quoin.core.errors import FieldError, NotFoundError, QuoinError, ValidationError
+from quoin.core.errors import BadRequestError, FieldError, NotFoundError, QuoinError, ValidationError
 from quoin.core.request_id import request_id_of
 from quoin.db.errors import translate_database_error
 
@@ -87,13 +87,9 @@ def _decoding_failure(exc: BaseException) -> QuoinError | None:
         if isinstance(cause, msgspec.ValidationError):
             return ValidationError("The request body does not match the schema", errors=[_field_error(str(cause))])
         if isinstance(cause, msgspec.DecodeError):
-            return _BadRequestError("The request body is not valid JSON")
+            return BadRequestError("The request body is not valid JSON")
         cause = cause.__cause__
     return None
-
-
-class _BadRequestError(QuoinError):
-    status = HTTPStatus.BAD_REQUEST
 
 
 def _field_error_of(item: Mapping[str, Any]) -> FieldError:
