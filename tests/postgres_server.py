@@ -72,6 +72,11 @@ class PrivatePostgres:
             find_binary("initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust",
             "-E", "UTF8", "--no-locale", "--no-sync",
         )  # fmt: skip
+        self.start_server()
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def start_server(self) -> None:
+        """Start (or restart) the server process on the existing cluster, same port."""
         options = (
             f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
@@ -80,12 +85,15 @@ class PrivatePostgres:
             find_binary("pg_ctl"), "-D", str(self.data), "-l", str(self.root / "server.log"),
             "-o", options, "-w", "-t", "60", "start",
         )  # fmt: skip
-        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def stop_server(self, mode: str = "immediate") -> None:
+        """Stop the server process, keeping the cluster (``fast`` closes sessions cleanly)."""
+        if (self.data / "postmaster.pid").exists():
+            self._run(find_binary("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
 
     def stop(self) -> None:
         """Stop the server and delete its files."""
         try:
-            if (self.data / "postmaster.pid").exists():
-                self._run(find_binary("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
+            self.stop_server()
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
