@@ -12,6 +12,7 @@ from litestar.di import Provide
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
+from litestar.types import Middleware
 
 from quoin.config import Settings
 from quoin.core.access import PUBLIC
@@ -22,6 +23,7 @@ from quoin.core.observability import RequestContextMiddleware, observe_response
 from quoin.core.openapi import STATIC_PREFIX, docs_page, drop_generated_error_responses, openapi_config
 from quoin.core.passwords import Passwords
 from quoin.core.problem_details import problem_details_plugin
+from quoin.core.rate_limit import MemoryCounter, RateLimiter, RateLimitMiddleware, RedisCounter
 from quoin.core.request_id import add_request_id_header
 from quoin.core.telemetry import Tracing
 from quoin.db.config import sqlalchemy_config
@@ -29,6 +31,7 @@ from quoin.modules import API_V1_ROUTES
 from quoin.modules.api_keys.keys import ApiKeyHasher
 from quoin.modules.auth.deps import provide_current_user
 from quoin.modules.auth.security import TokenIssuer, build_auth, document_operation_security
+from quoin.modules.auth.throttle import LoginThrottle
 from quoin.modules.system.controller import HealthController, landing_page
 
 __all__ = ["create_app"]
@@ -47,6 +50,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
     api_key_hasher = ApiKeyHasher(settings.security.secret_key)
     auth = build_auth(settings.security.secret_key, db_config, api_key_hasher)
     token_issuer = TokenIssuer(auth, settings.security.access_token_ttl)
+    limits = settings.rate_limit
+    counter = RedisCounter(limits.redis_url) if limits.redis_url else MemoryCounter()
+    limiter = RateLimiter(counter)
+    login_throttle = LoginThrottle(limiter if limits.rate_limit_enabled else None, limits.login_rate_limit_per_minute)
+    middleware: list[Middleware] = []
+    if settings.http.hosts:
+        middleware.append(HostHeaderMiddleware(settings.http.hosts))
+    if limits.rate_limit_enabled:
+        middleware.append(RateLimitMiddleware(limiter, limits.rate_limit_per_minute))
     return Litestar(
         route_handlers=[
             Router("/api/v1", route_handlers=API_V1_ROUTES),
@@ -63,6 +75,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "passwords": Provide(lambda: passwords, use_cache=True, sync_to_thread=False),
             "api_key_hasher": Provide(lambda: api_key_hasher, use_cache=True, sync_to_thread=False),
             "token_issuer": Provide(lambda: token_issuer, use_cache=True, sync_to_thread=False),
+            "rate_limiter": Provide(lambda: limiter, use_cache=True, sync_to_thread=False),
+            "login_throttle": Provide(lambda: login_throttle, use_cache=True, sync_to_thread=False),
             "current_user": Provide(provide_current_user, sync_to_thread=False),
         },
         plugins=[
@@ -79,10 +93,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             observe_response,
         ],
         cors_config=cors_config(settings.http, development=settings.app.is_development),
-        middleware=[HostHeaderMiddleware(settings.http.hosts)] if settings.http.hosts else [],
+        middleware=middleware,
         openapi_config=openapi_config(),
         on_startup=[drop_generated_error_responses, document_operation_security],
-        on_shutdown=[tracing.shutdown] if tracing else [],
+        on_shutdown=[counter.close, *([tracing.shutdown] if tracing else [])],
         state=State({"tracing": tracing}),
         template_config=TemplateConfig(directory=_PACKAGE_DIR / "templates", engine=JinjaTemplateEngine),
         request_max_body_size=settings.app.request_max_body_size,

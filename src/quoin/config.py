@@ -27,6 +27,7 @@ __all__ = [
     "HttpSettings",
     "LogFormat",
     "PasswordSettings",
+    "RateLimitSettings",
     "SecuritySettings",
     "ServerSettings",
     "Settings",
@@ -199,6 +200,15 @@ class HttpSettings(_Group, frozen=True):
         return _comma_list(self.allowed_hosts)
 
 
+class RateLimitSettings(_Group, frozen=True):
+    """Per-caller request limits; shared through Redis when ``REDIS_URL`` is set."""
+
+    rate_limit_enabled: bool = True
+    rate_limit_per_minute: PositiveInt = 600
+    login_rate_limit_per_minute: PositiveInt = 10
+    redis_url: str | None = None
+
+
 class ServerSettings(_Group, frozen=True):
     """How ``quoin serve`` runs uvicorn."""
 
@@ -231,6 +241,7 @@ class Settings:
     passwords: PasswordSettings
     security: SecuritySettings
     http: HttpSettings
+    rate_limit: RateLimitSettings
     server: ServerSettings
     telemetry: TelemetrySettings
 
@@ -251,6 +262,7 @@ class Settings:
             passwords=_load_group(PasswordSettings, present),
             security=_load_group(SecuritySettings, present),
             http=_load_group(HttpSettings, present),
+            rate_limit=_load_group(RateLimitSettings, present),
             server=_load_group(ServerSettings, present),
             telemetry=_load_group(TelemetrySettings, present),
         )

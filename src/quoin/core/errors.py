@@ -18,6 +18,7 @@ __all__ = [
     "NotFoundError",
     "QuoinError",
     "ServiceUnavailableError",
+    "TooManyRequestsError",
     "UnauthorizedError",
     "ValidationError",
 ]
@@ -90,6 +91,16 @@ class ForbiddenError(QuoinError):
 
     status = HTTPStatus.FORBIDDEN
     default_detail = "You are not allowed to perform this action"
+
+
+class TooManyRequestsError(QuoinError):
+    """The caller is over its rate limit; ``Retry-After`` says when to come back."""
+
+    status = HTTPStatus.TOO_MANY_REQUESTS
+    default_detail = "Too many requests, retry later"
+
+    def __init__(self, detail: str | None = None, *, headers: dict[str, str]) -> None:
+        super().__init__(detail, headers=headers)
 
 
 class ServiceUnavailableError(QuoinError):

@@ -19,19 +19,18 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from opentelemetry import trace
 
+from quoin.core.access import OPERATIONAL_PATH_PREFIXES
 from quoin.core.metrics import REQUEST_DURATION, REQUESTS, REQUESTS_IN_PROGRESS
 from quoin.core.request_id import request_id_of
 
 __all__ = [
-    "QUIET_PATH_PREFIXES",
     "UNMATCHED_ROUTE",
     "RequestContextMiddleware",
     "note_user_id",
     "observe_response",
+    "user_id_of",
 ]
 
-# Probes, scrapes and docs assets are logged at debug, not info.
-QUIET_PATH_PREFIXES = ("/health/", "/metrics", "/docs", "/schema", "/static/")
 UNMATCHED_ROUTE = "<unmatched>"
 
 _STARTED = "quoin.started"
@@ -41,8 +40,14 @@ _access_log = structlog.get_logger("quoin.access")
 
 
 def note_user_id(scope: Scope, user_id: object) -> None:
-    """Record who made the request, for the access log (authentication calls this)."""
+    """Record who made the request, for the access log and rate limits (authentication calls this)."""
     _state(scope)[_USER_ID] = str(user_id)
+
+
+def user_id_of(scope: Scope) -> str | None:
+    """The authenticated caller's id, if authentication ran and succeeded."""
+    user_id = _state(scope).get(_USER_ID)
+    return None if user_id is None else str(user_id)
 
 
 def _method(scope: Scope) -> str:
@@ -96,7 +101,7 @@ def _account(scope: Scope, state: dict[str, Any]) -> None:
     REQUESTS.labels(method, route, status).inc()
     REQUEST_DURATION.labels(method, route, status).observe(duration)
     client = scope.get("client")
-    log = _access_log.debug if scope["path"].startswith(QUIET_PATH_PREFIXES) else _access_log.info
+    log = _access_log.debug if scope["path"].startswith(OPERATIONAL_PATH_PREFIXES) else _access_log.info
     log(
         "request",
         request_id=request_id_of(scope),
@@ -105,5 +110,5 @@ def _account(scope: Scope, state: dict[str, Any]) -> None:
         status=status,
         duration_ms=round(duration * 1000, 3),
         client=client[0] if client else None,
-        user_id=state.get(_USER_ID),
+        user_id=user_id_of(scope),
     )

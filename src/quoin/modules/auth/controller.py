@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from litestar import Controller, Response, post
+from typing import Any
+
+from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import URLEncodedBody
 
@@ -10,6 +12,7 @@ from quoin.core.access import PUBLIC
 from quoin.core.openapi import problem_responses
 from quoin.modules.auth.schemas import LoginForm, TokenResponse
 from quoin.modules.auth.security import TokenIssuer
+from quoin.modules.auth.throttle import LoginThrottle
 from quoin.modules.users.deps import provide_users_service
 from quoin.modules.users.service import UserService
 
@@ -29,18 +32,22 @@ class AuthController(Controller):
         summary="Log in (OAuth2 password flow)",
         status_code=200,
         opt=PUBLIC,
-        responses=problem_responses(400, 401, 422, 500, 503),
+        responses=problem_responses(400, 401, 422, 429, 500, 503),
     )
     async def issue_token(
         self,
         data: URLEncodedBody[LoginForm],
         users_service: NamedDependency[UserService],
         token_issuer: NamedDependency[TokenIssuer],
+        login_throttle: NamedDependency[LoginThrottle],
+        request: Request[Any, Any, Any],
     ) -> Response[TokenResponse]:
         """Exchange an email (`username`) and password for a bearer token.
 
         A wrong email and a wrong password get the same 401, after the same work.
+        Attempts are limited per client address and per email (429 with `Retry-After`).
         """
+        await login_throttle.check(request.client.host if request.client else "unknown", data.username)
         user = await users_service.authenticate(data.username, data.password)
         return Response(
             TokenResponse(access_token=token_issuer.issue(user), expires_in=token_issuer.lifetime_seconds),

@@ -16,6 +16,7 @@ from quoin.config import Settings
 from quoin.core.access import PUBLIC
 from quoin.core.errors import ServiceUnavailableError
 from quoin.core.openapi import problem_responses
+from quoin.core.rate_limit import RateLimiter
 
 __all__ = ["HealthController", "landing_page"]
 
@@ -39,13 +40,24 @@ class HealthController(Controller):
         return HealthStatus(status="ok")
 
     @get("/ready", operation_id="Readiness", summary="Readiness probe", responses=problem_responses(503))
-    async def ready(self, db_engine: NamedDependency[AsyncEngine], settings: NamedDependency[Settings]) -> HealthStatus:
-        """The instance can serve traffic: the database answers within the health timeout."""
+    async def ready(
+        self,
+        db_engine: NamedDependency[AsyncEngine],
+        rate_limiter: NamedDependency[RateLimiter],
+        settings: NamedDependency[Settings],
+    ) -> HealthStatus:
+        """The instance can serve traffic: the database (and Redis, when configured) answer in time."""
+        timeout = settings.db.health_db_timeout
         try:
-            async with asyncio.timeout(settings.db.health_db_timeout), db_engine.connect() as connection:
+            async with asyncio.timeout(timeout), db_engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
         except Exception as exc:  # any failure to answer means "not ready"
             raise ServiceUnavailableError("The database is not answering") from exc
+        try:
+            async with asyncio.timeout(timeout):
+                await rate_limiter.counter.ping()
+        except Exception as exc:  # same: not answering is not ready
+            raise ServiceUnavailableError("Redis is not answering") from exc
         return HealthStatus(status="ok")
 
 

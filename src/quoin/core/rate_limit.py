@@ -1,0 +1,203 @@
+"""Fixed-window rate limits, shared through Redis when configured, failing open when it is not reachable.
+
+Litestar's own rate limiter keeps a list of timestamps per caller in one
+store value, read and rewritten under a per-process lock: across instances
+two requests can read the same count, and each request rewrites the whole
+list. Here a window is one Redis ``INCR`` (atomic across every instance, O(1)
+per request) with an expiry, or a dict in process memory without Redis. When
+Redis cannot be reached the request is let through, the failure is logged
+and counted, and Redis is not retried for a few seconds so an outage costs
+no latency.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+import structlog
+from litestar.datastructures import MutableScopeHeaders
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import Counter
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from quoin.core.access import OPERATIONAL_PATH_PREFIXES
+from quoin.core.errors import TooManyRequestsError
+from quoin.core.observability import user_id_of
+
+__all__ = ["MemoryCounter", "RateLimitMiddleware", "RateLimiter", "RedisCounter", "Window"]
+
+WINDOW_SECONDS = 60
+_RETRY_STORE_AFTER_SECONDS = 5.0
+_KEY_PREFIX = "quoin:rate:"
+
+RATE_LIMIT_STORE_FAILURES = Counter(
+    "quoin_rate_limit_store_failures", "Rate-limit checks skipped because the counter store did not answer."
+)
+
+
+class WindowCounter(Protocol):
+    """Counts hits on a key within a window that starts at the first hit."""
+
+    async def hit(self, key: str, window_seconds: int) -> tuple[int, int]:
+        """Count one hit; return the hits so far in the window and the seconds until it resets."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise if the store cannot be reached."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+class MemoryCounter:
+    """Windows in this process's memory: limits are per process."""
+
+    _PRUNE_ABOVE = 10_000
+
+    def __init__(self) -> None:
+        self._windows: dict[str, tuple[int, float]] = {}
+
+    async def hit(self, key: str, window_seconds: int) -> tuple[int, int]:
+        """Count one hit in memory."""
+        now = time.monotonic()
+        count, resets_at = self._windows.get(key, (0, 0.0))
+        if resets_at <= now:
+            count, resets_at = 0, now + window_seconds
+            if len(self._windows) > self._PRUNE_ABOVE:
+                self._windows = {k: w for k, w in self._windows.items() if w[1] > now}
+        self._windows[key] = (count + 1, resets_at)
+        return count + 1, math.ceil(resets_at - now)
+
+    async def ping(self) -> None:
+        """Memory is always there."""
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+
+class RedisCounter:
+    """Windows in Redis: one atomic ``INCR`` plus an expiry set on the first hit, shared by every instance."""
+
+    def __init__(self, url: str) -> None:
+        self._redis = Redis.from_url(url, socket_timeout=0.25, socket_connect_timeout=0.25)
+
+    async def hit(self, key: str, window_seconds: int) -> tuple[int, int]:
+        """Count one hit in Redis."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, window_seconds, nx=True)
+            pipe.ttl(key)
+            count, _, ttl = await pipe.execute()
+        return int(count), int(ttl) if int(ttl) > 0 else window_seconds
+
+    async def ping(self) -> None:
+        """Raise ``RedisError`` if Redis does not answer."""
+        await self._redis.ping()
+
+    async def close(self) -> None:
+        """Close the connection pool."""
+        await self._redis.aclose()
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Where a caller stands in the current window."""
+
+    limit: int
+    count: int
+    reset_in: int
+
+    @property
+    def exceeded(self) -> bool:
+        """True once the caller has made more requests than allowed."""
+        return self.count > self.limit
+
+    def headers(self) -> dict[str, str]:
+        """``RateLimit-*`` headers, plus ``Retry-After`` once exceeded."""
+        headers = {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(max(self.limit - self.count, 0)),
+            "RateLimit-Reset": str(self.reset_in),
+        }
+        if self.exceeded:
+            headers["Retry-After"] = str(self.reset_in)
+        return headers
+
+
+class RateLimiter:
+    """Checks limits on a counter; answers None (let it through) while the counter's store is down."""
+
+    def __init__(self, counter: WindowCounter, *, window_seconds: int = WINDOW_SECONDS) -> None:
+        self.counter = counter
+        self.window_seconds = window_seconds
+        self._skip_until = 0.0
+
+    async def check(self, key: str, limit: int) -> Window | None:
+        """Count a hit on ``key``; the caller's window, or None if it could not be counted."""
+        if time.monotonic() < self._skip_until:
+            RATE_LIMIT_STORE_FAILURES.inc()
+            return None
+        try:
+            count, reset_in = await self.counter.hit(_KEY_PREFIX + key, self.window_seconds)
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._skip_until = time.monotonic() + _RETRY_STORE_AFTER_SECONDS
+            RATE_LIMIT_STORE_FAILURES.inc()
+            structlog.get_logger("quoin.rate_limit").warning("rate_limit_store_unavailable", error=repr(exc))
+            return None
+        return Window(limit=limit, count=count, reset_in=reset_in)
+
+    async def enforce(self, key: str, limit: int, detail: str) -> Window | None:
+        """Like ``check``, but raise ``TooManyRequestsError`` (429) once the limit is exceeded."""
+        window = await self.check(key, limit)
+        if window is not None and window.exceeded:
+            raise TooManyRequestsError(detail, headers=window.headers())
+        return window
+
+
+class RateLimitMiddleware(ASGIMiddleware):
+    """The per-caller limit on every API route: by user id once authenticated, else by client address.
+
+    It runs after authentication. The client address is the socket peer, or the
+    ``X-Forwarded-For`` client when uvicorn trusts the peer (``TRUSTED_PROXIES``).
+    """
+
+    scopes = (ScopeType.HTTP,)
+
+    def __init__(self, limiter: RateLimiter, per_minute: int) -> None:
+        self.limiter = limiter
+        self.per_minute = per_minute
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        """Count the request, refuse it over the limit, and stamp the ``RateLimit-*`` headers."""
+        if scope["path"].startswith(OPERATIONAL_PATH_PREFIXES):
+            await next_app(scope, receive, send)
+            return
+        window = await self.limiter.enforce(_caller(scope), self.per_minute, "Rate limit exceeded; see Retry-After")
+        if window is None:
+            await next_app(scope, receive, send)
+            return
+        headers = window.headers()
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                response_headers = MutableScopeHeaders.from_message(message)
+                for name, value in headers.items():
+                    response_headers[name] = value
+            await send(message)
+
+        await next_app(scope, receive, send_with_headers)
+
+
+def _caller(scope: Scope) -> str:
+    if (user_id := user_id_of(scope)) is not None:
+        return f"user:{user_id}"
+    client = scope.get("client")
+    return f"ip:{client[0] if client else 'unknown'}"
