@@ -41,7 +41,8 @@ ROOMY_LIMITS = {"RATE_LIMIT_PER_MINUTE": "1000000", "LOGIN_RATE_LIMIT_PER_MINUTE
 def make_settings(database_url: URL | str, **overrides: str) -> Settings:
     """Settings for a test app, independent of the caller's environment and ``.env``."""
     url = database_url if isinstance(database_url, str) else database_url.render_as_string(hide_password=False)
-    return Settings.from_env({"DATABASE_URL": url, **FAST_HASHING, **JSON_LOGS, **ROOMY_LIMITS, **overrides}, env_file=None)
+    environ = {"DATABASE_URL": url, **FAST_HASHING, **JSON_LOGS, **ROOMY_LIMITS, **overrides}
+    return Settings.from_env(environ, env_file=None)
 
 
 def _asyncpg(url: str) -> URL:
