@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
@@ -23,14 +24,20 @@ from quoin.core.observability import RequestContextMiddleware, observe_response
 from quoin.core.openapi import STATIC_PREFIX, docs_page, drop_generated_error_responses, openapi_config
 from quoin.core.passwords import Passwords
 from quoin.core.problem_details import problem_details_plugin
-from quoin.core.rate_limit import MemoryCounter, RateLimiter, RateLimitMiddleware, RedisCounter
+from quoin.core.rate_limit import (
+    MemoryCounter,
+    RateLimiter,
+    RateLimitMiddleware,
+    RedisCounter,
+    add_rate_limit_headers,
+)
 from quoin.core.request_id import add_request_id_header
 from quoin.core.telemetry import Tracing
 from quoin.db.config import sqlalchemy_config
 from quoin.modules import API_V1_ROUTES
 from quoin.modules.api_keys.keys import ApiKeyHasher
 from quoin.modules.auth.deps import provide_current_user
-from quoin.modules.auth.security import TokenIssuer, build_auth, document_operation_security
+from quoin.modules.auth.security import TokenIssuer, build_auth, document_operation_security, rate_limit_identity
 from quoin.modules.auth.throttle import LoginThrottle
 from quoin.modules.system.controller import HealthController, landing_page
 
@@ -54,11 +61,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
     counter = RedisCounter(limits.redis_url) if limits.redis_url else MemoryCounter()
     limiter = RateLimiter(counter)
     login_throttle = LoginThrottle(limiter if limits.rate_limit_enabled else None, limits.login_rate_limit_per_minute)
-    middleware: list[Middleware] = []
+    # Outermost first; authentication adds itself after these (see _outermost).
+    outer: list[Middleware] = [RequestContextMiddleware()]
     if settings.http.hosts:
-        middleware.append(HostHeaderMiddleware(settings.http.hosts))
+        outer.append(HostHeaderMiddleware(settings.http.hosts))
     if limits.rate_limit_enabled:
-        middleware.append(RateLimitMiddleware(limiter, limits.rate_limit_per_minute))
+        outer.append(RateLimitMiddleware(limiter, limits.rate_limit_per_minute, rate_limit_identity(auth)))
     return Litestar(
         route_handlers=[
             Router("/api/v1", route_handlers=API_V1_ROUTES),
@@ -85,15 +93,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
             structlog_plugin(settings.app, echo_sql=settings.db.db_echo),
             *([tracing.plugin()] if tracing else []),
         ],
-        # The request context must wrap authentication, which puts itself first.
-        on_app_init=[auth.on_app_init, _request_context_outermost],
+        on_app_init=[auth.on_app_init, _outermost(outer)],
         before_send=[
             add_request_id_header,
             security_headers(hsts=not settings.app.is_development),
+            add_rate_limit_headers,
             observe_response,
         ],
         cors_config=cors_config(settings.http, development=settings.app.is_development),
-        middleware=middleware,
         openapi_config=openapi_config(),
         on_startup=[drop_generated_error_responses, document_operation_security],
         on_shutdown=[counter.close, *([tracing.shutdown] if tracing else [])],
@@ -104,6 +111,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
 
 
-def _request_context_outermost(app_config: AppConfig) -> AppConfig:
-    app_config.middleware.insert(0, RequestContextMiddleware())
-    return app_config
+def _outermost(middleware: list[Middleware]) -> Callable[[AppConfig], AppConfig]:
+    """An ``on_app_init`` hook putting ``middleware`` before the authentication middleware, which puts itself first."""
+
+    def place(app_config: AppConfig) -> AppConfig:
+        app_config.middleware[0:0] = middleware
+        return app_config
+
+    return place

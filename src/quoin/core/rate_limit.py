@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -28,13 +29,20 @@ from redis.exceptions import RedisError
 
 from quoin.core.access import OPERATIONAL_PATH_PREFIXES
 from quoin.core.errors import TooManyRequestsError
-from quoin.core.observability import user_id_of
 
-__all__ = ["MemoryCounter", "RateLimitMiddleware", "RateLimiter", "RedisCounter", "Window"]
+__all__ = [
+    "MemoryCounter",
+    "RateLimitMiddleware",
+    "RateLimiter",
+    "RedisCounter",
+    "Window",
+    "add_rate_limit_headers",
+]
 
 WINDOW_SECONDS = 60
 _RETRY_STORE_AFTER_SECONDS = 5.0
 _KEY_PREFIX = "quoin:rate:"
+_HEADERS_STATE_KEY = "quoin.rate_limit_headers"
 
 RATE_LIMIT_STORE_FAILURES = Counter(
     "quoin_rate_limit_store_failures", "Rate-limit checks skipped because the counter store did not answer."
@@ -163,41 +171,44 @@ class RateLimiter:
 
 
 class RateLimitMiddleware(ASGIMiddleware):
-    """The per-caller limit on every API route: by user id once authenticated, else by client address.
+    """The per-caller limit on every API route, checked before authentication.
 
-    It runs after authentication. The client address is the socket peer, or the
+    ``identify`` names the caller from its credentials without touching the
+    database (a verified token's user, an API key's prefix); without usable
+    credentials the caller is its client address: the socket peer, or the
     ``X-Forwarded-For`` client when uvicorn trusts the peer (``TRUSTED_PROXIES``).
+    Bad credentials are therefore limited too.
     """
 
     scopes = (ScopeType.HTTP,)
 
-    def __init__(self, limiter: RateLimiter, per_minute: int) -> None:
+    def __init__(self, limiter: RateLimiter, per_minute: int, identify: Callable[[Scope], str | None]) -> None:
         self.limiter = limiter
         self.per_minute = per_minute
+        self.identify = identify
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         """Count the request, refuse it over the limit, and stamp the ``RateLimit-*`` headers."""
         if scope["path"].startswith(OPERATIONAL_PATH_PREFIXES):
             await next_app(scope, receive, send)
             return
-        window = await self.limiter.enforce(_caller(scope), self.per_minute, "Rate limit exceeded; see Retry-After")
-        if window is None:
-            await next_app(scope, receive, send)
-            return
-        headers = window.headers()
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                response_headers = MutableScopeHeaders.from_message(message)
-                for name, value in headers.items():
-                    response_headers[name] = value
-            await send(message)
-
-        await next_app(scope, receive, send_with_headers)
+        caller = self.identify(scope) or _client_address(scope)
+        window = await self.limiter.enforce(caller, self.per_minute, "Rate limit exceeded; see Retry-After")
+        if window is not None:
+            # Stamped by add_rate_limit_headers, so error answers raised further in carry them too.
+            scope.setdefault("state", {})[_HEADERS_STATE_KEY] = window.headers()
+        await next_app(scope, receive, send)
 
 
-def _caller(scope: Scope) -> str:
-    if (user_id := user_id_of(scope)) is not None:
-        return f"user:{user_id}"
+async def add_rate_limit_headers(message: Message, scope: Scope) -> None:
+    """``before_send`` hook: the caller's ``RateLimit-*`` headers on whatever answer it gets."""
+    if message["type"] == "http.response.start" and (headers := scope.get("state", {}).get(_HEADERS_STATE_KEY)):
+        response_headers = MutableScopeHeaders.from_message(message)
+        for name, value in headers.items():
+            if name not in response_headers:  # a 429 already carries its own
+                response_headers[name] = value
+
+
+def _client_address(scope: Scope) -> str:
     client = scope.get("client")
     return f"ip:{client[0] if client else 'unknown'}"

@@ -1,0 +1,178 @@
+"""Rate limits: per caller, stricter on logins, shared through Redis, open when Redis is gone."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from litestar import Litestar
+from prometheus_client import REGISTRY
+from sqlalchemy.engine import URL
+
+from quoin.app import create_app
+from quoin.config import Settings
+from tests.conftest import make_settings
+from tests.helpers import PASSWORD, TOKEN, USERS, assert_problem, login, sign_up, unique_email
+from tests.redis_server import PrivateRedis
+
+
+@asynccontextmanager
+async def app_for(settings: Settings) -> AsyncIterator[Litestar]:
+    application = create_app(settings)
+    async with LifespanManager(application):  # type: ignore[arg-type]
+        yield application
+
+
+def client_of(application: Litestar, ip: str = "198.51.100.7") -> httpx.AsyncClient:
+    """A client whose requests come from ``ip`` (as uvicorn reports it after resolving trusted proxies)."""
+    transport = httpx.ASGITransport(app=application, client=(ip, 40000))  # type: ignore[arg-type]
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
+def limited(database_url: URL, **overrides: str) -> Settings:
+    return make_settings(
+        database_url, **{"RATE_LIMIT_PER_MINUTE": "3", "LOGIN_RATE_LIMIT_PER_MINUTE": "3", **overrides}
+    )
+
+
+# --- per caller (in memory) ----------------------------------------------------------------
+
+
+async def test_over_the_limit_a_caller_gets_429_with_retry_after(database_url: URL) -> None:
+    async with app_for(limited(database_url)) as application, client_of(application) as client:
+        answers = [await client.get(f"{USERS}me") for _ in range(4)]
+
+    assert [a.status_code for a in answers] == [401, 401, 401, 429]
+    assert [a.headers["ratelimit-remaining"] for a in answers] == ["2", "1", "0", "0"]
+    assert all(a.headers["ratelimit-limit"] == "3" for a in answers)
+    problem = assert_problem(answers[3], 429, detail="Rate limit exceeded; see Retry-After")
+    assert problem["status"] == 429
+    assert 0 < int(answers[3].headers["retry-after"]) <= 60
+    assert answers[3].headers["retry-after"] == answers[3].headers["ratelimit-reset"]
+
+
+async def test_authenticated_callers_are_limited_per_user_not_per_address(database_url: URL) -> None:
+    settings = limited(database_url, RATE_LIMIT_PER_MINUTE="5", LOGIN_RATE_LIMIT_PER_MINUTE="100")
+    async with app_for(settings) as application, client_of(application, "192.0.2.1") as setup:
+        ada = await sign_up(setup, unique_email("ada"))
+        bob = await sign_up(setup, unique_email("bob"))
+        ada_headers, bob_headers = await login(setup, ada["email"]), await login(setup, bob["email"])
+        async with client_of(application, "203.0.113.50") as shared_ip:
+            ada_answers = [(await shared_ip.get(f"{USERS}me", headers=ada_headers)).status_code for _ in range(6)]
+            bob_answers = [(await shared_ip.get(f"{USERS}me", headers=bob_headers)).status_code for _ in range(2)]
+
+    assert ada_answers == [200] * 5 + [429]
+    assert bob_answers == [200, 200]
+
+
+async def test_probes_metrics_and_docs_are_never_limited(database_url: URL) -> None:
+    async with app_for(limited(database_url)) as application, client_of(application) as client:
+        answers = [await client.get(path) for path in ["/health/live", "/metrics", "/docs", "/schema/openapi.json"] * 3]
+
+    assert {a.status_code for a in answers} == {200}
+    assert all("ratelimit-limit" not in a.headers for a in answers)
+
+
+async def test_limits_can_be_turned_off(database_url: URL) -> None:
+    async with app_for(limited(database_url, RATE_LIMIT_ENABLED="false")) as application, client_of(application) as c:
+        answers = [await c.get(f"{USERS}me") for _ in range(6)]
+
+    assert {a.status_code for a in answers} == {401}
+
+
+# --- logins --------------------------------------------------------------------------------
+
+
+async def test_logins_are_limited_per_target_account_across_addresses(database_url: URL) -> None:
+    settings = limited(database_url, RATE_LIMIT_PER_MINUTE="100")
+    async with app_for(settings) as application:
+        async with client_of(application, "192.0.2.10") as setup:
+            victim = await sign_up(setup, unique_email("victim"))
+        statuses = []
+        for octet in range(20, 24):
+            async with client_of(application, f"192.0.2.{octet}") as attacker:
+                guess = await attacker.post(TOKEN, data={"username": victim["email"], "password": "guess-guess"})
+                statuses.append(guess.status_code)
+        async with client_of(application, "192.0.2.99") as owner:
+            right_password = await owner.post(TOKEN, data={"username": victim["email"], "password": PASSWORD})
+
+    assert statuses == [401, 401, 401, 429]
+    assert_problem(right_password, 429, detail="Too many login attempts; see Retry-After")
+    assert int(right_password.headers["retry-after"]) > 0
+
+
+async def test_logins_are_limited_per_client_address_across_accounts(database_url: URL) -> None:
+    async with app_for(limited(database_url, RATE_LIMIT_PER_MINUTE="100")) as application:
+        async with client_of(application, "192.0.2.200") as sprayer:
+            statuses = [
+                (await sprayer.post(TOKEN, data={"username": unique_email(), "password": "spray-spray"})).status_code
+                for _ in range(4)
+            ]
+
+    assert statuses == [401, 401, 401, 429]
+
+
+# --- shared through Redis ------------------------------------------------------------------
+
+
+@pytest.fixture
+def redis_url() -> Iterator[tuple[str, PrivateRedis | None]]:
+    """A Redis only these tests use: TEST_REDIS_URL if given, else a private server from local binaries."""
+    if configured := os.environ.get("TEST_REDIS_URL"):
+        yield configured, None
+        return
+    try:
+        server = PrivateRedis()
+    except FileNotFoundError:
+        pytest.skip("needs redis-server on PATH (or TEST_REDIS_URL) for the shared-limit tests")
+    server.start()
+    try:
+        yield server.url, server
+    finally:
+        server.remove()
+
+
+async def test_two_instances_share_one_limit_through_redis(
+    database_url: URL, redis_url: tuple[str, PrivateRedis | None]
+) -> None:
+    url, _ = redis_url
+    settings = limited(database_url, RATE_LIMIT_PER_MINUTE="4", REDIS_URL=url)
+    async with app_for(settings) as first, app_for(settings) as second:
+        async with client_of(first, "198.51.100.42") as via_first, client_of(second, "198.51.100.42") as via_second:
+            answers = [await (via_first if i % 2 == 0 else via_second).get(f"{USERS}me") for i in range(5)]
+            ready = await via_second.get("/health/ready")
+
+    assert [a.status_code for a in answers] == [401, 401, 401, 401, 429]
+    assert [a.headers["ratelimit-remaining"] for a in answers] == ["3", "2", "1", "0", "0"]
+    assert ready.status_code == 200
+
+
+def store_failures() -> float:
+    return REGISTRY.get_sample_value("quoin_rate_limit_store_failures_total") or 0.0
+
+
+async def test_with_redis_gone_the_api_keeps_answering_and_says_it_is_not_ready(
+    database_url: URL, redis_url: tuple[str, PrivateRedis | None]
+) -> None:
+    url, server = redis_url
+    if server is None:
+        pytest.skip("stopping Redis needs the private server, not TEST_REDIS_URL")
+    settings = limited(database_url, RATE_LIMIT_PER_MINUTE="2", REDIS_URL=url)
+    failures_before = store_failures()
+    async with app_for(settings) as application, client_of(application, "198.51.100.77") as client:
+        before = await client.get("/health/live")
+        server.stop()
+        answers = [await client.post(USERS, json={"email": unique_email(), "password": PASSWORD}) for _ in range(4)]
+        ready = await client.get("/health/ready")
+        live = await client.get("/health/live")
+
+    assert before.status_code == 200
+    assert [a.status_code for a in answers] == [201] * 4
+    assert all("ratelimit-limit" not in a.headers for a in answers)
+    assert_problem(ready, 503, detail="Redis is not answering")
+    assert live.status_code == 200
+    assert store_failures() - failures_before >= 4
