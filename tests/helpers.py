@@ -22,6 +22,12 @@ USERS = "/api/v1/users/"
 TOKEN = "/api/v1/auth/token"
 API_KEYS = "/api/v1/api-keys/"
 PASSWORD = "correct horse battery"
+# What production start-up demands: a strong secret and encryption keys of its own.
+PRODUCTION = {
+    "ENV": "production",
+    "SECRET_KEY": "p" * 48,
+    "ENCRYPTION_KEYS": "d_HSt6zaF0Xqnz-kE2abbzpPa0lHvOvxltg4kIxnCOE=",
+}
 
 
 @dataclass(frozen=True)

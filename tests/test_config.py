@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 
 from quoin.config import DEVELOPMENT_SECRET_KEY, Environment, Settings, SettingsError
+from tests.helpers import PRODUCTION
+
+OWN_KEYS = {"ENCRYPTION_KEYS": PRODUCTION["ENCRYPTION_KEYS"]}
 
 
 def test_with_nothing_configured_the_database_is_the_embedded_sqlite_file(tmp_path: Path) -> None:
@@ -85,14 +88,14 @@ def test_outside_development_a_weak_secret_refuses_to_start(env: str, secret: st
 
 
 def test_outside_development_a_strong_secret_starts() -> None:
-    settings = Settings.from_env({"ENV": "production", "SECRET_KEY": "k" * 32}, env_file=None)
+    settings = Settings.from_env({"ENV": "production", "SECRET_KEY": "k" * 32, **OWN_KEYS}, env_file=None)
 
     assert settings.security.secret_key == "k" * 32
 
 
 def test_debug_is_refused_outside_development() -> None:
     with pytest.raises(SettingsError, match=r"^refusing to start in production: DEBUG=true"):
-        Settings.from_env({"ENV": "production", "SECRET_KEY": "k" * 32, "DEBUG": "true"}, env_file=None)
+        Settings.from_env({"ENV": "production", "SECRET_KEY": "k" * 32, "DEBUG": "true", **OWN_KEYS}, env_file=None)
 
 
 def test_wildcard_cors_with_credentials_is_refused_everywhere() -> None:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from quoin.core.access import PUBLIC
 from tests.conftest import make_settings
-from tests.helpers import PASSWORD, TOKEN, USERS, assert_problem, count_users, make_account, running_app
+from tests.helpers import PASSWORD, PRODUCTION, TOKEN, USERS, assert_problem, count_users, make_account, running_app
 from tests.postgres_server import PrivatePostgres
 
 
@@ -100,7 +100,7 @@ async def test_an_unexpected_crash_is_a_generic_500_and_the_trace_goes_to_the_lo
     def boom() -> None:
         raise RuntimeError("secret internals: password=hunter2")
 
-    async with running_app(make_settings(database_url, ENV="production", SECRET_KEY="s" * 40)) as (app, client):
+    async with running_app(make_settings(database_url, **PRODUCTION)) as (app, client):
         app.register(boom)
         with structlog.testing.capture_logs() as logs:
             response = await client.get("/boom")

@@ -7,9 +7,7 @@ import pytest
 from sqlalchemy.engine import URL
 
 from tests.conftest import make_settings
-from tests.helpers import TOKEN, USERS, assert_problem, running_app
-
-PRODUCTION = {"ENV": "production", "SECRET_KEY": "p" * 48}
+from tests.helpers import PRODUCTION, TOKEN, USERS, assert_problem, running_app
 
 
 @pytest.mark.parametrize(

@@ -89,7 +89,7 @@ async def test_limits_can_be_turned_off(database_url: URL) -> None:
 
 async def test_logins_are_limited_per_target_account_across_addresses(database_url: URL) -> None:
     settings = limited(database_url, RATE_LIMIT_PER_MINUTE="100")
-    async with app_for(settings) as application:
+    async with app_for(settings) as application:  # clients come and go inside one app
         async with client_of(application, "192.0.2.10") as setup:
             victim = await sign_up(setup, unique_email("victim"))
         statuses = []
@@ -106,12 +106,14 @@ async def test_logins_are_limited_per_target_account_across_addresses(database_u
 
 
 async def test_logins_are_limited_per_client_address_across_accounts(database_url: URL) -> None:
-    async with app_for(limited(database_url, RATE_LIMIT_PER_MINUTE="100")) as application:
-        async with client_of(application, "192.0.2.200") as sprayer:
-            statuses = [
-                (await sprayer.post(TOKEN, data={"username": unique_email(), "password": "spray-spray"})).status_code
-                for _ in range(4)
-            ]
+    async with (
+        app_for(limited(database_url, RATE_LIMIT_PER_MINUTE="100")) as application,
+        client_of(application, "192.0.2.200") as sprayer,
+    ):
+        statuses = [
+            (await sprayer.post(TOKEN, data={"username": unique_email(), "password": "spray-spray"})).status_code
+            for _ in range(4)
+        ]
 
     assert statuses == [401, 401, 401, 429]
 
@@ -141,10 +143,14 @@ async def test_two_instances_share_one_limit_through_redis(
 ) -> None:
     url, _ = redis_url
     settings = limited(database_url, RATE_LIMIT_PER_MINUTE="4", REDIS_URL=url)
-    async with app_for(settings) as first, app_for(settings) as second:
-        async with client_of(first, "198.51.100.42") as via_first, client_of(second, "198.51.100.42") as via_second:
-            answers = [await (via_first if i % 2 == 0 else via_second).get(f"{USERS}me") for i in range(5)]
-            ready = await via_second.get("/health/ready")
+    async with (
+        app_for(settings) as first,
+        app_for(settings) as second,
+        client_of(first, "198.51.100.42") as via_first,
+        client_of(second, "198.51.100.42") as via_second,
+    ):
+        answers = [await (via_first if i % 2 == 0 else via_second).get(f"{USERS}me") for i in range(5)]
+        ready = await via_second.get("/health/ready")
 
     assert [a.status_code for a in answers] == [401, 401, 401, 401, 429]
     assert [a.headers["ratelimit-remaining"] for a in answers] == ["3", "2", "1", "0", "0"]

@@ -17,6 +17,7 @@ from litestar.types import Middleware
 
 from quoin.config import Settings
 from quoin.core.access import PUBLIC
+from quoin.core.encryption import FieldCipher
 from quoin.core.http_security import HostHeaderMiddleware, cors_config, security_headers
 from quoin.core.logging import structlog_plugin
 from quoin.core.metrics import MetricsController, watch_pool
@@ -51,8 +52,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     passwords = Passwords(settings.passwords)
     tracing = Tracing(settings.telemetry) if settings.telemetry.otel_enabled else None
+    cipher = FieldCipher(settings.security.field_keys)
     db_config = sqlalchemy_config(
-        settings.db, engine_hooks=[watch_pool, *([tracing.instrument_engine] if tracing else [])]
+        settings.db, engine_hooks=[cipher.bind, watch_pool, *([tracing.instrument_engine] if tracing else [])]
     )
     api_key_hasher = ApiKeyHasher(settings.security.secret_key)
     auth = build_auth(settings.security.secret_key, db_config, api_key_hasher)

@@ -7,6 +7,8 @@ app factory only wires groups together.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import enum
 import os
 import re
@@ -20,6 +22,7 @@ from dotenv import dotenv_values
 from sqlalchemy.engine import URL, make_url
 
 __all__ = [
+    "DEVELOPMENT_ENCRYPTION_KEY",
     "DEVELOPMENT_SECRET_KEY",
     "AppSettings",
     "DatabaseSettings",
@@ -158,6 +161,8 @@ class PasswordSettings(_Group, frozen=True):
 
 
 DEVELOPMENT_SECRET_KEY = "quoin-development-only-secret-never-use-in-production"  # noqa: S105
+# A fixed Fernet key so development data survives restarts; refused outside development.
+DEVELOPMENT_ENCRYPTION_KEY = "VLccOcaAA0KHLiwXRGVX-mvfqgMHO9hNIDGEm04OBxI="
 _MIN_SECRET_BYTES = 32
 
 
@@ -167,6 +172,12 @@ class SecuritySettings(_Group, frozen=True):
     secret_key: str = DEVELOPMENT_SECRET_KEY
     access_token_ttl: Annotated[int, msgspec.Meta(ge=60, le=86_400)] = 900
     signup_enabled: bool = True
+    encryption_keys: str = DEVELOPMENT_ENCRYPTION_KEY
+
+    @property
+    def field_keys(self) -> list[str]:
+        """Fernet keys for encrypted columns, newest (the one that encrypts) first."""
+        return [key.strip() for key in self.encryption_keys.split(",") if key.strip()]
 
     def problem_outside_development(self) -> str | None:
         """Why this configuration must not run in production, or None if it may."""
@@ -174,7 +185,16 @@ class SecuritySettings(_Group, frozen=True):
             return "SECRET_KEY is the development default; set a random value of at least 32 bytes"
         if len(self.secret_key.encode()) < _MIN_SECRET_BYTES:
             return f"SECRET_KEY is shorter than {_MIN_SECRET_BYTES} bytes; set a random value of at least 32 bytes"
+        if DEVELOPMENT_ENCRYPTION_KEY in self.field_keys:
+            return "ENCRYPTION_KEYS holds the development key; set keys of your own (see README: Encryption)"
         return None
+
+
+def _is_fernet_key(key: str) -> bool:
+    try:
+        return len(base64.urlsafe_b64decode(key.encode())) == 32  # Fernet keys are 32 bytes
+    except (ValueError, binascii.Error):
+        return False
 
 
 def _comma_list(value: str) -> list[str]:
@@ -272,6 +292,8 @@ class Settings:
 
     def problem(self) -> str | None:
         """The first reason these settings must not run, or None."""
+        if not self.security.field_keys or not all(map(_is_fernet_key, self.security.field_keys)):
+            return "invalid setting ENCRYPTION_KEYS: expected comma-separated url-safe base64 keys of 32 bytes"
         if "*" in self.http.cors_origins and self.http.cors_allow_credentials:
             return "CORS_ALLOW_CREDENTIALS=true cannot be combined with CORS_ALLOW_ORIGINS=*; list the origins"
         if self.app.is_development:

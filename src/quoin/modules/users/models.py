@@ -6,6 +6,8 @@ from advanced_alchemy.base import UUIDv7AuditBase
 from sqlalchemy import CheckConstraint, String, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
+from quoin.core.encryption import EncryptedText
+
 __all__ = ["User"]
 
 
@@ -16,7 +18,8 @@ class User(UUIDv7AuditBase):
     __table_args__ = (CheckConstraint("email = lower(email)", name="email_lowercase"),)
 
     email: Mapped[str] = mapped_column(String(254), unique=True)
-    full_name: Mapped[str | None] = mapped_column(String(255), default=None)
+    # Personal data: encrypted at rest (ENCRYPTION_KEYS); cannot be searched or unique.
+    full_name: Mapped[str | None] = mapped_column(EncryptedText(), default=None)
     hashed_password: Mapped[str] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(default=True, server_default=true())
     is_superuser: Mapped[bool] = mapped_column(default=False, server_default=false())
