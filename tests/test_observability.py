@@ -212,6 +212,8 @@ async def test_a_crash_logs_the_trace_with_request_and_trace_ids_and_marks_the_s
     assert crash_line["request_id"] == response.headers["x-request-id"] == response.json()["request_id"]
     assert crash_line["trace_id"] == TRACE_ID
     assert "ZeroDivisionError" in json.dumps(crash_line["exception"])
+    # Frames are logged without their local variables, which can hold passwords and tokens.
+    assert all("locals" not in frame for e in crash_line["exception"] for frame in e["frames"])
     [server] = [s for s in exporter.get_finished_spans() if s.kind is SpanKind.SERVER]
     assert server.name == "GET /crash"
     assert server.status.status_code is StatusCode.ERROR

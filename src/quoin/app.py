@@ -22,7 +22,13 @@ from quoin.core.http_security import HostHeaderMiddleware, cors_config, security
 from quoin.core.logging import structlog_plugin
 from quoin.core.metrics import MetricsController, watch_pool
 from quoin.core.observability import RequestContextMiddleware, observe_response
-from quoin.core.openapi import STATIC_PREFIX, docs_page, drop_generated_error_responses, openapi_config
+from quoin.core.openapi import (
+    STATIC_PREFIX,
+    declare_closed_schemas,
+    docs_page,
+    drop_generated_error_responses,
+    openapi_config,
+)
 from quoin.core.passwords import Passwords
 from quoin.core.problem_details import problem_details_plugin
 from quoin.core.rate_limit import (
@@ -104,7 +110,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         cors_config=cors_config(settings.http, development=settings.app.is_development),
         openapi_config=openapi_config(),
-        on_startup=[drop_generated_error_responses, document_operation_security],
+        on_startup=[drop_generated_error_responses, declare_closed_schemas, document_operation_security],
         on_shutdown=[counter.close, *([tracing.shutdown] if tracing else [])],
         state=State({"tracing": tracing}),
         template_config=TemplateConfig(directory=_PACKAGE_DIR / "templates", engine=JinjaTemplateEngine),

@@ -67,7 +67,10 @@ def _shared_processors(log_format: LogFormat) -> list[Processor]:
         redact_secrets,
     ]
     if log_format is LogFormat.JSON:
-        processors.append(structlog.processors.dict_tracebacks)
+        # Tracebacks as data, without local variables: locals hold passwords and tokens.
+        processors.append(
+            structlog.processors.ExceptionRenderer(structlog.tracebacks.ExceptionDictTransformer(show_locals=False))
+        )
     return processors
 
 

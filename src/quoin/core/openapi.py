@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from http import HTTPStatus
 from typing import Any
 
@@ -19,6 +20,7 @@ __all__ = [
     "PROBLEM_MEDIA_TYPE",
     "FieldProblem",
     "Problem",
+    "declare_closed_schemas",
     "docs_page",
     "drop_generated_error_responses",
     "openapi_config",
@@ -112,6 +114,26 @@ def drop_generated_error_responses(app: Litestar) -> None:
                 content = getattr(response, "content", None) or {}
                 if status.startswith(("4", "5")) and PROBLEM_MEDIA_TYPE not in content:
                     del operation.responses[status]
+
+
+def _struct_classes(base: type[msgspec.Struct] = msgspec.Struct) -> Iterator[type[msgspec.Struct]]:
+    for subclass in base.__subclasses__():
+        yield subclass
+        yield from _struct_classes(subclass)
+
+
+def declare_closed_schemas(app: Litestar) -> None:
+    """Mark the schemas of Structs that refuse unknown fields with ``additionalProperties: false``.
+
+    Litestar documents every object as open; clients (and schema-driven
+    fuzzers) would then send extra fields the API answers with 422.
+    """
+    components = app.openapi_schema.components
+    schemas = (components.schemas if components else None) or {}
+    strict = {cls.__name__ for cls in _struct_classes() if cls.__struct_config__.forbid_unknown_fields}
+    for name, schema in schemas.items():
+        if name in strict:
+            schema.additional_properties = False
 
 
 @get("/docs", include_in_schema=False, media_type=MediaType.HTML, sync_to_thread=False, opt=PUBLIC)  # public

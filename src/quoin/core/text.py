@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import msgspec
 
-__all__ = ["single_line"]
+__all__ = ["NO_CONTROL_CHARACTERS", "single_line"]
 
 # No C0 control characters or DEL: they break logs and terminals, and
 # PostgreSQL rejects NUL in text. Explicit ranges, because JSON Schema's
 # regex classes differ from Python's.
-_NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f]+$"
+NO_CONTROL_CHARACTERS = r"^[^\x00-\x1f\x7f]+$"
 
 
 def single_line(*, max_length: int, description: str, example: str) -> msgspec.Meta:
@@ -17,7 +17,7 @@ def single_line(*, max_length: int, description: str, example: str) -> msgspec.M
     return msgspec.Meta(
         min_length=1,
         max_length=max_length,
-        pattern=_NO_CONTROL_CHARACTERS,
+        pattern=NO_CONTROL_CHARACTERS,
         description=description,
         examples=[example],
     )

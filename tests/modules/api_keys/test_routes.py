@@ -112,6 +112,15 @@ async def test_a_revoked_key_is_refused_at_once_and_disappears(client: httpx.Asy
     assert_problem(await client.delete(f"{API_KEYS}{created['id']}", headers=owner.headers), 404)
 
 
+async def test_an_expiry_beyond_the_calendar_is_kept_as_the_latest_instant(
+    client: httpx.AsyncClient, owner: Account
+) -> None:
+    created = await create_key(client, owner, expires_at="9999-12-31T23:59:59-05:00")
+
+    assert created["expires_at"] == "9999-12-31T23:59:59.999999Z"
+    assert (await client.get(f"{USERS}me", headers={"X-API-Key": str(created["key"])})).status_code == 200
+
+
 async def test_a_key_can_revoke_itself(client: httpx.AsyncClient, owner: Account) -> None:
     created = await create_key(client, owner)
     headers = {"X-API-Key": str(created["key"])}
@@ -154,6 +163,7 @@ async def test_deleting_the_owner_deletes_its_keys(
         ({"name": "k", "expires_at": "2030-01-01T00:00:00"}, "expires_at"),
         ({"name": "k", "expires_at": "next tuesday"}, "expires_at"),
         ({"name": "k", "expires_at": "2001-01-01T00:00:00Z"}, "expires_at"),
+        ({"name": "k", "expires_at": "0001-01-01T00:00:00+05:00"}, "expires_at"),
         ({"name": "k", "key": "qk_chosen_by_me"}, "key"),
         ({"name": "k", "user_id": "01a21a94-faaa-77c8-96af-5f45fa57e9f4"}, "user_id"),
     ],

@@ -24,6 +24,26 @@ __all__ = ["LAST_USED_PRECISION", "ApiKeyService"]
 LAST_USED_PRECISION = timedelta(minutes=1)
 
 
+def _checked_expiry(expires_at: datetime | None) -> datetime | None:
+    """The expiry in UTC if it lies in the future, else a 422.
+
+    An offset can push a date at the edge of the calendar out of range
+    (9999-12-31T23:59:59-05:00); later than representable is stored as the latest instant.
+    """
+    if expires_at is None:
+        return None
+    try:
+        in_utc = expires_at.astimezone(UTC)
+    except OverflowError:
+        in_utc = datetime.max.replace(tzinfo=UTC) if expires_at.year > 1 else datetime.min.replace(tzinfo=UTC)
+    if in_utc <= datetime.now(UTC):
+        raise ValidationError(
+            "The key would already be expired",
+            errors=[FieldError(field="expires_at", message="must be in the future")],
+        )
+    return in_utc
+
+
 class ApiKeyService(service.SQLAlchemyAsyncRepositoryService[ApiKey, ApiKeyRepository]):
     """API keys of one owner; every write commits before the caller answers."""
 
@@ -35,11 +55,7 @@ class ApiKeyService(service.SQLAlchemyAsyncRepositoryService[ApiKey, ApiKeyRepos
 
     async def issue(self, owner_id: UUID, data: ApiKeyCreate) -> tuple[ApiKey, str]:
         """Create a key for ``owner_id``; returns the row and the key, which is never available again."""
-        if data.expires_at is not None and data.expires_at <= datetime.now(UTC):
-            raise ValidationError(
-                "The key would already be expired",
-                errors=[FieldError(field="expires_at", message="must be in the future")],
-            )
+        expires_at = _checked_expiry(data.expires_at)
         new_key = self.hasher.generate()
         api_key = await self.create(
             ApiKey(
@@ -47,7 +63,7 @@ class ApiKeyService(service.SQLAlchemyAsyncRepositoryService[ApiKey, ApiKeyRepos
                 name=data.name,
                 prefix=new_key.prefix,
                 key_hash=new_key.key_hash,
-                expires_at=data.expires_at,
+                expires_at=expires_at,
             ),
             auto_commit=True,
         )

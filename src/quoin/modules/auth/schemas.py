@@ -6,13 +6,18 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from quoin.core.text import NO_CONTROL_CHARACTERS
+
 __all__ = ["LoginForm", "TokenResponse"]
 
 
 class LoginForm(msgspec.Struct, kw_only=True):
     """Form fields of a password grant; other OAuth2 fields (``scope``, ``client_id``) are accepted and ignored."""
 
-    username: Annotated[str, msgspec.Meta(min_length=1, max_length=254, description="The account's email.")]
+    username: Annotated[
+        str,
+        msgspec.Meta(min_length=1, max_length=254, pattern=NO_CONTROL_CHARACTERS, description="The account's email."),
+    ]
     password: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
     grant_type: Literal["password"] | None = None
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from quoin.core.pagination import Limit, Offset
 from quoin.core.passwords import Passwords
+from quoin.core.text import NO_CONTROL_CHARACTERS
 from quoin.modules.users.schemas import UserOrderField, normalize_email
 from quoin.modules.users.service import UserService
 
@@ -36,7 +37,10 @@ def provide_user_filters(
     limit: Limit = 20,
     offset: Offset = 0,
     email: Annotated[
-        str | None, QueryParameter(min_length=1, max_length=254, description="Exact email, case-insensitive.")
+        str | None,
+        QueryParameter(
+            min_length=1, max_length=254, pattern=NO_CONTROL_CHARACTERS, description="Exact email, case-insensitive."
+        ),
     ] = None,
     search: Annotated[
         str | None,
