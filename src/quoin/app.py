@@ -17,6 +17,7 @@ from litestar.types import Middleware
 
 from quoin.config import Settings
 from quoin.core.access import PUBLIC
+from quoin.core.content_type import require_declared_media_type
 from quoin.core.encryption import FieldCipher
 from quoin.core.http_security import HostHeaderMiddleware, cors_config, security_headers
 from quoin.core.logging import structlog_plugin
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *([tracing.plugin()] if tracing else []),
         ],
         on_app_init=[auth.on_app_init, _outermost(outer)],
+        before_request=require_declared_media_type,
         before_send=[
             add_request_id_header,
             security_headers(hsts=not settings.app.is_development),

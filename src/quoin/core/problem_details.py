@@ -115,6 +115,18 @@ def _from_domain_error(exc: QuoinError) -> ProblemDetailsException:
     return _problem(exc, extra)
 
 
+def _from_unicode_error(exc: UnicodeDecodeError) -> ProblemDetailsException:
+    # Raised while decoding a request body or parameter whose bytes are not UTF-8.
+    return _problem(BadRequestError("The request is not valid UTF-8"))
+
+
+def _from_recursion_error(exc: RecursionError) -> ProblemDetailsException:
+    # msgspec gives up on absurdly nested JSON this way; any other recursion is a bug.
+    if "deserializing" in str(exc):
+        return _problem(BadRequestError("The request body is nested too deeply"))
+    return _crash(exc)
+
+
 def _crash(exc: BaseException) -> ProblemDetailsException:
     structlog.get_logger("quoin.errors").error("unhandled_exception", exc_info=exc)
     span = trace.get_current_span()
@@ -139,6 +151,8 @@ _CONVERTERS: Mapping[type[Exception], Callable[[Any], ProblemDetailsException]] 
     AdvancedAlchemyError: _from_database_error,
     SQLAlchemyError: _from_database_error,
     OSError: _from_database_error,
+    RecursionError: _from_recursion_error,
+    UnicodeDecodeError: _from_unicode_error,
     Exception: _crash,
 }
 

@@ -36,7 +36,7 @@ class ApiKeyController(Controller):
         operation_id="CreateApiKey",
         summary="Create an API key",
         status_code=HTTP_201_CREATED,
-        responses=problem_responses(400, 401, 413, 422, 500, 503),
+        responses=problem_responses(400, 401, 413, 415, 422, 429, 500, 503),
     )
     async def create_api_key(
         self, api_keys_service: ApiKeys, current_user: CurrentUser, data: JSONBody[ApiKeyCreate]
@@ -46,7 +46,12 @@ class ApiKeyController(Controller):
         read = api_keys_service.to_schema(api_key, schema_type=ApiKeyRead)
         return ApiKeyCreated(**msgspec.structs.asdict(read), key=key)
 
-    @get("/", operation_id="ListApiKeys", summary="List your API keys", responses=problem_responses(401, 422, 500, 503))
+    @get(
+        "/",
+        operation_id="ListApiKeys",
+        summary="List your API keys",
+        responses=problem_responses(401, 422, 429, 500, 503),
+    )
     async def list_api_keys(
         self, api_keys_service: ApiKeys, current_user: CurrentUser, limit: Limit = 20, offset: Offset = 0
     ) -> ApiKeyPage:
@@ -60,7 +65,7 @@ class ApiKeyController(Controller):
         operation_id="RevokeApiKey",
         summary="Revoke an API key",
         status_code=HTTP_204_NO_CONTENT,
-        responses=problem_responses(401, 404, 500, 503),
+        responses=problem_responses(401, 404, 429, 500, 503),
     )
     async def revoke_api_key(
         self,

@@ -32,7 +32,7 @@ class AuthController(Controller):
         summary="Log in (OAuth2 password flow)",
         status_code=200,
         opt=PUBLIC,
-        responses=problem_responses(400, 401, 422, 429, 500, 503),
+        responses=problem_responses(400, 401, 413, 415, 422, 429, 500, 503),
     )
     async def issue_token(
         self,

@@ -44,7 +44,9 @@ def provide_user_filters(
     ] = None,
     search: Annotated[
         str | None,
-        QueryParameter(min_length=1, max_length=254, description="Substring of the email, case-insensitive."),
+        QueryParameter(
+            min_length=1, max_length=254, pattern=NO_CONTROL_CHARACTERS, description="Substring of the email."
+        ),
     ] = None,
     is_active: Annotated[
         bool | None, QueryParameter(description="Only active (true) or inactive (false) users.")
