@@ -18,7 +18,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from quoin.core.access import PUBLIC
 from tests.conftest import make_settings
-from tests.helpers import PASSWORD, PRODUCTION, TOKEN, USERS, assert_problem, count_users, make_account, running_app
+from tests.helpers import (
+    PASSWORD,
+    PRODUCTION,
+    TOKEN,
+    USERS,
+    assert_problem,
+    count_users,
+    engine_of,
+    make_account,
+    running_app,
+)
 from tests.postgres_server import PrivatePostgres
 
 
@@ -143,25 +153,17 @@ async def test_with_the_database_unreachable_requests_fail_fast_with_503(unreach
 
 
 async def test_an_exhausted_pool_answers_503_after_the_pool_timeout(database_url: URL) -> None:
-    # One connection, and logins slow enough (Argon2 ~1 s) to hold it: the second login starves.
-    settings = make_settings(
-        database_url, DB_POOL_SIZE="1", DB_MAX_OVERFLOW="0", DB_POOL_TIMEOUT="0.3",
-        ARGON2_TIME_COST="25", ARGON2_MEMORY_COST="65536",
-    )  # fmt: skip
+    settings = make_settings(database_url, DB_POOL_SIZE="1", DB_MAX_OVERFLOW="0", DB_POOL_TIMEOUT="0.5")
     login = {"username": "nobody@example.com", "password": PASSWORD}
-    async with running_app(settings) as (_, client):
-
-        async def second_login() -> tuple[httpx.Response, float]:
-            await asyncio.sleep(0.1)
+    async with running_app(settings) as (app, client):
+        async with engine_of(app).connect() as hog:  # the pool's only connection, held
+            await hog.execute(text("SELECT 1"))
             started = time.monotonic()
-            response = await client.post(TOKEN, data=login)
-            return response, time.monotonic() - started
-
-        first, (starved, waited) = await asyncio.gather(client.post(TOKEN, data=login), second_login())
+            starved = await client.post(TOKEN, data=login)
+            waited = time.monotonic() - started
         after = await client.post(TOKEN, data=login)
 
-    assert_problem(first, 401)
     assert_problem(starved, 503)
     assert starved.headers["retry-after"]
-    assert 0.25 < waited < 2, f"waited {waited:.2f}s for a pool timeout of 0.3s"
+    assert 0.4 < waited < 3, f"waited {waited:.2f}s for a pool timeout of 0.5s"
     assert_problem(after, 401)

@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 import structlog
 from litestar import Litestar, get
@@ -24,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from quoin.core.access import PUBLIC
 from quoin.core.telemetry import Tracing
-from tests.conftest import make_settings
+from tests.conftest import DatabaseFactory, make_settings
 from tests.helpers import API_KEYS, PASSWORD, TOKEN, USERS, make_account, running_app, unique_email
 
 
@@ -220,6 +221,54 @@ async def test_a_crash_logs_the_trace_with_request_and_trace_ids_and_marks_the_s
     assert any(event.name == "exception" for event in server.events)
 
 
+def app_log_capture() -> LogCapture:
+    return LogCapture(next(h for h in logging.getLogger().handlers if h.formatter is not None).formatter)
+
+
+async def test_an_outage_met_during_authentication_is_logged_with_the_request_id(database_url: URL) -> None:
+    dead = database_url.set(port=1)  # nothing listens on port 1
+    settings = make_settings(dead)
+    token = jwt.encode(
+        {"sub": str(uuid.uuid4()), "exp": 4_102_444_800, "iat": 1_700_000_000, "jti": "j"},
+        settings.security.secret_key,
+        algorithm="HS256",
+    )
+    async with running_app(settings) as (_, client):
+        capture = app_log_capture()
+        logging.getLogger().addHandler(capture)
+        try:
+            response = await client.get(f"{USERS}me", headers={"Authorization": f"Bearer {token}"})
+        finally:
+            logging.getLogger().removeHandler(capture)
+
+    assert response.status_code == 503
+    [line] = [e for e in capture.events() if e["event"] == "database_unavailable"]
+    assert line["request_id"] == response.headers["x-request-id"]
+
+
+async def test_console_logs_show_tracebacks_without_local_variables(database_url: URL) -> None:
+    secret = uuid.uuid4().hex  # made at run time, so it is in no source line a traceback quotes
+
+    @get("/crash-with-secret", sync_to_thread=False, opt=PUBLIC)
+    def crash_with_secret() -> None:
+        password = secret  # a local variable a traceback must not show
+        raise RuntimeError("failed near " + password[:3])
+
+    async with running_app(make_settings(database_url, LOG_FORMAT="console")) as (app, client):
+        app.register(crash_with_secret)
+        capture = app_log_capture()
+        logging.getLogger().addHandler(capture)
+        try:
+            response = await client.get("/crash-with-secret")
+        finally:
+            logging.getLogger().removeHandler(capture)
+
+    text = "\n".join(capture.lines)
+    assert response.status_code == 500
+    assert "RuntimeError" in text
+    assert secret not in text
+
+
 async def test_with_otel_disabled_nothing_is_installed_and_logs_carry_no_trace(database_url: URL) -> None:
     async with running_app(make_settings(database_url, OTEL_ENABLED="false")) as (app, client):
         capture = LogCapture(next(h for h in logging.getLogger().handlers if h.formatter is not None).formatter)
@@ -268,8 +317,9 @@ def otlp_receiver() -> Iterator[tuple[str, list[ExportTraceServiceRequest]]]:
 
 
 async def test_spans_are_exported_over_otlp_http_to_the_configured_endpoint(
-    database_url: URL, otlp_receiver: tuple[str, list[ExportTraceServiceRequest]]
+    databases: DatabaseFactory, otlp_receiver: tuple[str, list[ExportTraceServiceRequest]]
 ) -> None:
+    database_url = await databases.create(migrated=True)  # this app commits a sign-up through its own pool
     endpoint, received = otlp_receiver
     settings = make_settings(database_url, OTEL_EXPORTER_OTLP_ENDPOINT=endpoint, OTEL_SERVICE_NAME="quoin-export-test")
     async with running_app(settings) as (_, client):
@@ -320,6 +370,7 @@ async def test_metrics_count_requests_by_route_method_and_the_status_the_client_
     await client.post(USERS, json={"email": "nope"})  # 422
     await client.get(f"{USERS}me")  # 401
     await client.get(f"{USERS}me")  # 401
+    await client.request("FOO1", USERS)  # an invented method
     response = await client.get("/metrics")
 
     assert response.status_code == 200
@@ -335,6 +386,8 @@ async def test_metrics_count_requests_by_route_method_and_the_status_the_client_
     assert delta("GET", "<unmatched>", "404") == 1
     assert delta("POST", "/api/v1/users", "422") == 1
     assert delta("GET", "/api/v1/users/me", "401") == 2
+    assert delta("OTHER", "<unmatched>", "405") == 1
+    assert not any(("method", "FOO1") in labels for labels in after)
     durations = samples(response.text, "quoin_http_request_duration_seconds_count")
     assert durations[(("method", "GET"), ("route", "/api/v1/users/me"), ("status", "401"))] >= 2
 

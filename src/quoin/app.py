@@ -45,7 +45,13 @@ from quoin.db.config import sqlalchemy_config
 from quoin.modules import API_V1_ROUTES
 from quoin.modules.api_keys.keys import ApiKeyHasher
 from quoin.modules.auth.deps import provide_current_user
-from quoin.modules.auth.security import TokenIssuer, build_auth, document_operation_security, rate_limit_identity
+from quoin.modules.auth.security import (
+    TokenIssuer,
+    api_key_owner_identity,
+    build_auth,
+    document_operation_security,
+    token_user_identity,
+)
 from quoin.modules.auth.throttle import LoginThrottle
 from quoin.modules.system.controller import HealthController, landing_page
 
@@ -69,13 +75,20 @@ def create_app(settings: Settings | None = None) -> Litestar:
     limits = settings.rate_limit
     counter = RedisCounter(limits.redis_url) if limits.redis_url else MemoryCounter()
     limiter = RateLimiter(counter)
-    login_throttle = LoginThrottle(limiter if limits.rate_limit_enabled else None, limits.login_rate_limit_per_minute)
-    # Outermost first; authentication adds itself after these (see _outermost).
+    login_throttle = LoginThrottle(
+        limiter if limits.rate_limit_enabled else None,
+        limits.login_rate_limit_per_minute,
+        settings.security.secret_key,
+    )
+    # Outermost first: `outer` runs before authentication (see _outermost), `inner` after it.
     outer: list[Middleware] = [RequestContextMiddleware()]
     if settings.http.hosts:
         outer.append(HostHeaderMiddleware(settings.http.hosts))
+    inner: list[Middleware] = []
     if limits.rate_limit_enabled:
-        outer.append(RateLimitMiddleware(limiter, limits.rate_limit_per_minute, rate_limit_identity(auth)))
+        per_minute = limits.rate_limit_per_minute
+        outer.append(RateLimitMiddleware(limiter, per_minute, token_user_identity(auth)))
+        inner.append(RateLimitMiddleware(limiter, per_minute, api_key_owner_identity, by_address=False))
     return Litestar(
         route_handlers=[
             Router("/api/v1", route_handlers=API_V1_ROUTES),
@@ -102,6 +115,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             structlog_plugin(settings.app, echo_sql=settings.db.db_echo),
             *([tracing.plugin()] if tracing else []),
         ],
+        middleware=inner,
         on_app_init=[auth.on_app_init, _outermost(outer)],
         before_request=require_declared_media_type,
         before_send=[

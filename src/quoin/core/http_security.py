@@ -61,7 +61,8 @@ def cors_config(settings: HttpSettings, *, development: bool) -> CORSConfig | No
         return None
     return CORSConfig(
         allow_origins=origins,
-        allow_credentials=settings.cors_allow_credentials,
+        # Credentials never go with a wildcard (start-up refuses that when configured; here it is the dev default).
+        allow_credentials=settings.cors_allow_credentials and "*" not in origins,
         allow_headers=["Authorization", "Content-Type", "X-API-Key", REQUEST_ID_HEADER],
         expose_headers=[REQUEST_ID_HEADER, "Location", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining",
                         "RateLimit-Reset"],

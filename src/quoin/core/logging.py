@@ -77,7 +77,7 @@ def _shared_processors(log_format: LogFormat) -> list[Processor]:
 def _renderer(log_format: LogFormat) -> Processor:
     if log_format is LogFormat.JSON:
         return structlog.processors.JSONRenderer()
-    return structlog.dev.ConsoleRenderer()
+    return structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.RichTracebackFormatter(show_locals=False))
 
 
 def structlog_plugin(settings: AppSettings, *, echo_sql: bool = False) -> StructlogPlugin:

@@ -40,7 +40,7 @@ _access_log = structlog.get_logger("quoin.access")
 
 
 def note_user_id(scope: Scope, user_id: object) -> None:
-    """Record who made the request, for the access log and rate limits (authentication calls this)."""
+    """Record who made the request, for the access log and per-user limits (authentication calls this)."""
     _state(scope)[_USER_ID] = str(user_id)
 
 
@@ -50,8 +50,13 @@ def user_id_of(scope: Scope) -> str | None:
     return None if user_id is None else str(user_id)
 
 
+_KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def _method(scope: Scope) -> str:
-    return str(scope.get("method", "GET"))
+    # Clients choose the method; anything unusual is one label, not a new metric series each.
+    method = str(scope.get("method", "GET"))
+    return method if method in _KNOWN_METHODS else "OTHER"
 
 
 def _state(scope: Scope) -> dict[str, Any]:

@@ -92,6 +92,8 @@ def openapi_config() -> OpenAPIConfig:
         use_handler_docstrings=True,
         tags=[
             Tag(name="users", description="User accounts."),
+            Tag(name="auth", description="Logging in: the OAuth2 password flow."),
+            Tag(name="api-keys", description="Long-lived keys for machine clients."),
             Tag(name="health", description="Liveness and readiness probes."),
         ],
         components=Components(),

@@ -11,6 +11,7 @@ stay in the log.
 from __future__ import annotations
 
 import re
+import traceback
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any
@@ -32,6 +33,7 @@ from quoin.db.errors import translate_database_error
 
 __all__ = ["problem_details_plugin"]
 _GENERIC_CRASH_DETAIL = "An unexpected error occurred; it has been logged"
+_CRASH_EVENT = "unhandled_exception"
 
 # msgspec reports the failing location as "... - at `$.field[0].sub`" or names
 # the field in backticks ("Object missing required field `email`").
@@ -46,15 +48,29 @@ def _requested_path(request: Request[Any, Any, Any]) -> str:
 
 
 class _Problem(ProblemDetailsException):
-    """A problem document that fills in the members every response carries."""
+    """A problem document that fills in the members every response carries.
+
+    A problem made from a crash or an outage logs it when rendered, where the
+    request (and so its id) is known even if the failure happened in middleware.
+    """
+
+    def __init__(self, *args: Any, log_event: str | None = None, cause: BaseException | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.log_event = log_event
+        self.cause = cause
 
     def to_response(self, request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
-        """Add ``type``, ``title``, ``instance`` and ``request_id``, then render."""
+        """Log what needs logging, add ``type``, ``title``, ``instance`` and ``request_id``, then render."""
+        request_id = request_id_of(request.scope)
+        if self.log_event == _CRASH_EVENT:
+            structlog.get_logger("quoin.errors").error(_CRASH_EVENT, request_id=request_id, exc_info=self.cause)
+        elif self.log_event is not None:
+            structlog.get_logger("quoin.errors").warning(self.log_event, request_id=request_id, error=repr(self.cause))
         self.type_ = self.type_ or "about:blank"
         self.title = self.title or HTTPStatus(self.status_code).phrase
         self.instance = self.instance or _requested_path(request)
         extra = dict(self.extra) if isinstance(self.extra, Mapping) else {}
-        extra["request_id"] = request_id_of(request.scope)
+        extra["request_id"] = request_id
         self.extra = extra
         return super().to_response(request)
 
@@ -128,11 +144,12 @@ def _from_recursion_error(exc: RecursionError) -> ProblemDetailsException:
 
 
 def _crash(exc: BaseException) -> ProblemDetailsException:
-    structlog.get_logger("quoin.errors").error("unhandled_exception", exc_info=exc)
     span = trace.get_current_span()
     span.record_exception(exc)
     span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
-    return _Problem(status_code=HTTPStatus.INTERNAL_SERVER_ERROR, detail=_GENERIC_CRASH_DETAIL)
+    return _Problem(
+        status_code=HTTPStatus.INTERNAL_SERVER_ERROR, detail=_GENERIC_CRASH_DETAIL, log_event=_CRASH_EVENT, cause=exc
+    )
 
 
 def _from_database_error(exc: Exception) -> ProblemDetailsException:
@@ -140,8 +157,25 @@ def _from_database_error(exc: Exception) -> ProblemDetailsException:
         return _problem(NotFoundError())
     if (translated := translate_database_error(exc)) is not None:
         if translated.status >= HTTPStatus.INTERNAL_SERVER_ERROR:
-            structlog.get_logger("quoin.errors").warning("database_unavailable", error=repr(exc))
+            return _Problem(
+                status_code=translated.status,
+                detail=translated.detail,
+                headers=translated.headers or None,
+                log_event="database_unavailable",
+                cause=exc,
+            )
         return _problem(translated)
+    return _crash(exc)
+
+
+_DATABASE_DRIVER_MODULES = ("sqlalchemy", "asyncpg", "aiosqlite")
+
+
+def _from_os_error(exc: OSError) -> ProblemDetailsException:
+    """A refused or reset connection while talking to the database is an outage; any other OSError is a bug."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if any(f"/{module}/" in frame.filename for frame in frames for module in _DATABASE_DRIVER_MODULES):
+        return _from_database_error(exc)
     return _crash(exc)
 
 
@@ -150,7 +184,7 @@ _CONVERTERS: Mapping[type[Exception], Callable[[Any], ProblemDetailsException]] 
     QuoinError: _from_domain_error,
     AdvancedAlchemyError: _from_database_error,
     SQLAlchemyError: _from_database_error,
-    OSError: _from_database_error,
+    OSError: _from_os_error,
     RecursionError: _from_recursion_error,
     UnicodeDecodeError: _from_unicode_error,
     Exception: _crash,

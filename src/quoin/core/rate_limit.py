@@ -91,19 +91,24 @@ class MemoryCounter:
         """Nothing to release."""
 
 
+# One round trip, atomic in Redis, on any Redis version (EXPIRE's NX flag needs 7.0).
+_HIT_SCRIPT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return {count, redis.call('TTL', KEYS[1])}
+"""
+
+
 class RedisCounter:
     """Windows in Redis: one atomic ``INCR`` plus an expiry set on the first hit, shared by every instance."""
 
     def __init__(self, url: str) -> None:
         self._redis = Redis.from_url(url, socket_timeout=0.25, socket_connect_timeout=0.25)
+        self._hit = self._redis.register_script(_HIT_SCRIPT)
 
     async def hit(self, key: str, window_seconds: int) -> tuple[int, int]:
         """Count one hit in Redis."""
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, window_seconds, nx=True)
-            pipe.ttl(key)
-            count, _, ttl = await pipe.execute()
+        count, ttl = await self._hit(keys=[key], args=[window_seconds])
         return int(count), int(ttl) if int(ttl) > 0 else window_seconds
 
     async def ping(self) -> None:
@@ -171,31 +176,44 @@ class RateLimiter:
 
 
 class RateLimitMiddleware(ASGIMiddleware):
-    """The per-caller limit on every API route, checked before authentication.
+    """The per-caller limit on every API route.
 
-    ``identify`` names the caller from its credentials without touching the
-    database (a verified token's user, an API key's prefix); without usable
-    credentials the caller is its client address: the socket peer, or the
+    ``identify`` names the caller. Placed before authentication it names the
+    user of a verified token, and every other request (no, bad or API-key
+    credentials) counts as its client address: the socket peer, or the
     ``X-Forwarded-For`` client when uvicorn trusts the peer (``TRUSTED_PROXIES``).
-    Bad credentials are therefore limited too.
+    Placed after authentication (``by_address=False``) it names the owner of an
+    API key and skips everything else.
     """
 
     scopes = (ScopeType.HTTP,)
 
-    def __init__(self, limiter: RateLimiter, per_minute: int, identify: Callable[[Scope], str | None]) -> None:
+    def __init__(
+        self,
+        limiter: RateLimiter,
+        per_minute: int,
+        identify: Callable[[Scope], str | None],
+        *,
+        by_address: bool = True,
+    ) -> None:
         self.limiter = limiter
         self.per_minute = per_minute
         self.identify = identify
+        self.by_address = by_address
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         """Count the request, refuse it over the limit, and stamp the ``RateLimit-*`` headers."""
         if scope["path"].startswith(OPERATIONAL_PATH_PREFIXES):
             await next_app(scope, receive, send)
             return
-        caller = self.identify(scope) or _client_address(scope)
+        caller = self.identify(scope) or (_client_address(scope) if self.by_address else None)
+        if caller is None:
+            await next_app(scope, receive, send)
+            return
         window = await self.limiter.enforce(caller, self.per_minute, "Rate limit exceeded; see Retry-After")
         if window is not None:
-            # Stamped by add_rate_limit_headers, so error answers raised further in carry them too.
+            # Stamped by add_rate_limit_headers, so error answers raised further in carry them too;
+            # a later check (an API key's owner) replaces an earlier one (the address).
             scope.setdefault("state", {})[_HEADERS_STATE_KEY] = window.headers()
         await next_app(scope, receive, send)
 

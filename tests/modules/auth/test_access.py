@@ -237,8 +237,17 @@ async def test_a_superuser_may_act_on_other_users(
     method, path, body = operations(world)[operation]
 
     response = await client.request(method, path, json=body, headers=admin.headers)
+    after = await client.get(world.victim.path, headers=admin.headers)
 
-    assert response.status_code in {200, 204}
+    assert response.status_code == (204 if method == "DELETE" else 200)
+    if operation == "list users":
+        assert world.victim.id in {u["id"] for u in response.json()["items"]}
+    elif operation == "get user":
+        assert response.json() == world.victim.user
+    elif operation == "patch user":
+        assert after.json()["full_name"] == "Mallory"
+    else:
+        assert after.status_code == 404
 
 
 async def test_deactivating_a_user_stops_its_tokens_and_keys_at_once(

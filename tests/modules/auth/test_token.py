@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from quoin.config import Settings
-from tests.helpers import PASSWORD, TOKEN, USERS, assert_problem, login, make_account, sign_up, unique_email
+from tests.helpers import PASSWORD, TOKEN, USERS, assert_problem, login, sign_up, unique_email
 
 
 async def test_login_returns_a_short_lived_bearer_jwt_for_the_user(
@@ -164,12 +164,3 @@ async def test_oauth2_client_fields_are_accepted(client: httpx.AsyncClient) -> N
     form = {"grant_type": "password", "username": user["email"], "password": PASSWORD, "scope": "", "client_id": "docs"}
 
     assert (await client.post(TOKEN, data=form)).status_code == 200
-
-
-async def test_a_json_login_body_is_refused(client: httpx.AsyncClient) -> None:
-    user = await make_account(client)
-
-    response = await client.post(TOKEN, json={"username": user.user["email"], "password": PASSWORD})
-
-    assert 400 <= response.status_code < 500
-    assert response.headers["content-type"] == "application/problem+json"

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from uuid import UUID
+
 from advanced_alchemy.extensions.litestar import repository
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 
 from quoin.modules.api_keys.models import ApiKey
 from quoin.modules.users.models import User
@@ -21,3 +24,13 @@ class ApiKeyRepository(repository.SQLAlchemyAsyncRepository[ApiKey]):
         statement = select(ApiKey, User).join(User, User.id == ApiKey.user_id).where(ApiKey.prefix == prefix)
         row = (await self.session.execute(statement)).one_or_none()
         return None if row is None else (row[0], row[1])
+
+    async def touch_last_used(self, key_id: UUID, now: datetime, stale_before: datetime) -> None:
+        """Set ``last_used_at`` to ``now`` unless it is newer than ``stale_before`` (or the key is gone)."""
+        table = ApiKey.__table__
+        statement = (
+            update(table)  # type: ignore[arg-type]  # a mapped class's __table__ is a Table
+            .where(table.c.id == key_id, or_(table.c.last_used_at.is_(None), table.c.last_used_at < stale_before))
+            .values(last_used_at=now)
+        )
+        await self.session.execute(statement)

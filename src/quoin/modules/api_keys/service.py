@@ -7,8 +7,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import structlog
 from advanced_alchemy.extensions.litestar import service
 from advanced_alchemy.filters import LimitOffset, OrderBy
+from sqlalchemy.exc import SQLAlchemyError
 
 from quoin.core.errors import FieldError, NotFoundError, ValidationError
 from quoin.modules.api_keys.keys import ApiKeyHasher
@@ -98,6 +100,14 @@ class ApiKeyService(service.SQLAlchemyAsyncRepositoryService[ApiKey, ApiKeyRepos
         if api_key.expires_at is not None and api_key.expires_at <= now:
             return None
         if api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_PRECISION:
-            api_key.last_used_at = now
-            await self.repository.session.commit()
+            await self._record_use(api_key.id, now)
         return owner
+
+    async def _record_use(self, key_id: UUID, now: datetime) -> None:
+        """Bookkeeping only: a key revoked meanwhile, or a failed write, must not fail the request."""
+        try:
+            await self.repository.touch_last_used(key_id, now, stale_before=now - LAST_USED_PRECISION)
+            await self.repository.session.commit()
+        except SQLAlchemyError as exc:
+            await self.repository.session.rollback()
+            structlog.get_logger("quoin.api_keys").warning("api_key_last_used_not_recorded", error=repr(exc))

@@ -29,7 +29,7 @@ from litestar.types import Scope
 
 from quoin.core.access import PUBLIC_OPT_KEY
 from quoin.core.errors import UnauthorizedError
-from quoin.core.observability import note_user_id
+from quoin.core.observability import note_user_id, user_id_of
 from quoin.modules.api_keys.keys import ApiKeyHasher
 from quoin.modules.api_keys.service import ApiKeyService
 from quoin.modules.users.models import User
@@ -40,14 +40,17 @@ __all__ = [
     "TOKEN_URL",
     "QuoinAuth",
     "TokenIssuer",
+    "api_key_owner_identity",
     "build_auth",
     "document_operation_security",
-    "rate_limit_identity",
+    "token_user_identity",
 ]
 
 API_KEY_HEADER = "X-API-Key"
 TOKEN_URL = "/api/v1/auth/token"  # noqa: S105  # a path, not a secret
 BEARER_SCHEME = "OAuth2PasswordBearer"
+# ``request.auth`` of a request authenticated by an API key (bearer requests carry their Token).
+API_KEY_AUTH = "api_key"
 API_KEY_SCHEME = "APIKeyHeader"
 
 
@@ -73,7 +76,7 @@ class CredentialsMiddleware(JWTAuthenticationMiddleware):
             owner = await self.retrieve_user_handler(ApiKeyCredential(api_key), connection)  # type: ignore[arg-type]
             if owner is None:
                 raise UnauthorizedError("Invalid, expired or revoked API key")
-            return AuthenticationResult(user=owner, auth=None)
+            return AuthenticationResult(user=owner, auth=API_KEY_AUTH)
         scheme, _, token = connection.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise UnauthorizedError("Not authenticated")
@@ -134,19 +137,19 @@ class TokenIssuer:
         )
 
 
-def rate_limit_identity(auth: QuoinAuth) -> Callable[[Scope], str | None]:
-    """Who a request claims to be, checked without the database: for rate limits before authentication.
+def token_user_identity(auth: QuoinAuth) -> Callable[[Scope], str | None]:
+    """The user of a valid bearer token, checked without the database: for rate limits before authentication.
 
-    A bearer token counts as its user only when its signature and expiry hold
-    (so nobody can spend another user's budget); an API key counts by its
-    public prefix. Anything else is None: the limiter falls back to the address.
+    A token counts as its user only when its signature and expiry hold, so
+    nobody can spend another user's budget. API keys cannot be checked without
+    the database; before authentication they count as their address, and after
+    it as their owner (``api_key_owner_identity``).
     """
 
     def identify(scope: Scope) -> str | None:
         headers = Headers.from_scope(scope)
-        if (api_key := headers.get(API_KEY_HEADER)) is not None:
-            prefix = ApiKeyHasher.prefix_of(api_key)
-            return f"key:{prefix}" if prefix else None
+        if headers.get(API_KEY_HEADER) is not None:
+            return None
         scheme, _, token = headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             return None
@@ -157,6 +160,14 @@ def rate_limit_identity(auth: QuoinAuth) -> Callable[[Scope], str | None]:
         return f"user:{decoded.sub}"
 
     return identify
+
+
+def api_key_owner_identity(scope: Scope) -> str | None:
+    """After authentication: the owner of the API key the request used, so all of a user's keys share its budget."""
+    if scope.get("auth") != API_KEY_AUTH:
+        return None
+    user_id = user_id_of(scope)
+    return None if user_id is None else f"user:{user_id}"
 
 
 def document_operation_security(app: Litestar) -> None:

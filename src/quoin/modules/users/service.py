@@ -67,6 +67,7 @@ class UserService(service.SQLAlchemyAsyncRepositoryService[User, UserRepository]
         replaced by one made with the current ones.
         """
         user = await self.get_one_or_none(email=normalize_email(email))
+        await self._release_connection()
         verified = await self.passwords.verify(user.hashed_password if user else None, password)
         if user is None or not verified or not user.is_active:
             raise UnauthorizedError(BAD_CREDENTIALS)
@@ -107,12 +108,20 @@ class UserService(service.SQLAlchemyAsyncRepositoryService[User, UserRepository]
         if "email" in changes:
             changes["email"] = normalize_email(changes["email"])
         if "password" in changes:
+            await self._release_connection()
             changes["hashed_password"] = await self.passwords.hash(changes.pop("password"))
         user = await self.get_user(user_id)
         if not changes:
             return user
         with _email_must_be_free():
             return await self.update(changes, item_id=user.id, auto_commit=True)
+
+    async def _release_connection(self) -> None:
+        """End the read transaction so no pooled connection waits through an Argon2 computation.
+
+        Loaded objects stay usable (``expire_on_commit=False``); the next query takes a connection again.
+        """
+        await self.repository.session.commit()
 
     async def delete_user(self, user_id: UUID) -> None:
         """Delete the user for good; 404 if there is none."""
