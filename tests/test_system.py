@@ -7,8 +7,12 @@ from typing import Any
 
 import httpx
 import pytest
+from litestar import Litestar
+from sqlalchemy import event
+from sqlalchemy.engine import URL
 
-from tests.helpers import USERS, assert_problem
+from tests.conftest import make_settings
+from tests.helpers import USERS, assert_problem, engine_of, running_app
 
 
 async def test_liveness_is_ok(client: httpx.AsyncClient) -> None:
@@ -199,3 +203,16 @@ def test_openapi_list_parameters_use_the_contract_names(openapi: dict[str, Any])
     assert set(parameters) == {"limit", "offset", "email", "search", "is_active", "order_by", "sort"}
     assert parameters["limit"]["schema"]["minimum"] == 1
     assert parameters["limit"]["schema"]["maximum"] == 100
+
+
+async def test_an_app_closes_its_database_connections_when_it_stops(app: Litestar, database_url: URL) -> None:
+    # `app` makes sure another app already runs in this process: the case advanced-alchemy's own cleanup misses.
+    opened: list[Any] = []
+    async with running_app(make_settings(database_url)) as (second_app, client):
+        engine = engine_of(second_app)
+        event.listen(engine.sync_engine, "connect", lambda connection, _: opened.append(connection))
+        assert (await client.get("/health/ready")).status_code == 200
+
+    assert opened
+    assert all(connection._connection.is_closed() for connection in opened)  # the asyncpg connections
+    assert engine.pool.checkedin() == 0

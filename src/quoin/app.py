@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
+from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
 from litestar import Litestar, Router
 from litestar.config.app import AppConfig
 from litestar.datastructures import State
@@ -127,12 +127,27 @@ def create_app(settings: Settings | None = None) -> Litestar:
         cors_config=cors_config(settings.http, development=settings.app.is_development),
         openapi_config=openapi_config(),
         on_startup=[drop_generated_error_responses, declare_closed_schemas, document_operation_security],
-        on_shutdown=[counter.close, *([tracing.shutdown] if tracing else [])],
+        on_shutdown=[_disposer(db_config), counter.close, *([tracing.shutdown] if tracing else [])],
         state=State({"tracing": tracing}),
         template_config=TemplateConfig(directory=_PACKAGE_DIR / "templates", engine=JinjaTemplateEngine),
         request_max_body_size=settings.app.request_max_body_size,
         debug=settings.app.debug,
     )
+
+
+def _disposer(db_config: SQLAlchemyAsyncConfig) -> Callable[[], Awaitable[None]]:
+    """Close the pool on shutdown.
+
+    advanced-alchemy's lifespan disposes the engine only when its state key is
+    the default one, which holds for the first config in a process alone; a
+    second app (tests, or an app factory called twice) would keep its
+    connections open.
+    """
+
+    async def dispose_engine() -> None:
+        await db_config.get_engine().dispose()
+
+    return dispose_engine
 
 
 def _outermost(middleware: list[Middleware]) -> Callable[[AppConfig], AppConfig]:
