@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import click
 import uvicorn
 from litestar.cli.main import litestar_group
 
 from quoin.config import Settings, SettingsError
+from quoin.core.lifecycle import DrainingServer
 from quoin.db.migrations import upgrade_to_head
 from quoin.modules.users.cli import users_group
 
 __all__ = ["main"]
+
+_APP = "quoin.app:create_app"
 
 
 @click.command(name="serve")
@@ -28,23 +32,27 @@ def serve(reload: bool) -> None:
     settings = Settings.from_env()
     if settings.app.is_development:
         upgrade_to_head()
-    uvicorn.run(
-        "quoin.app:create_app",
-        factory=True,
-        host=settings.server.host,
-        port=settings.server.port,
-        workers=None if reload else settings.server.workers,
-        reload=reload,
-        proxy_headers=True,
-        forwarded_allow_ips=settings.http.trusted_proxies,
-        log_config=None,
-        server_header=False,
-    )
+    server = settings.server
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": server.host,
+        "port": server.port,
+        "proxy_headers": True,
+        "forwarded_allow_ips": settings.http.trusted_proxies,
+        "log_config": None,
+        "server_header": False,
+        "timeout_graceful_shutdown": server.shutdown_timeout,
+    }
+    if reload or server.workers > 1:
+        # uvicorn's supervisor owns the signals then: no drain period.
+        uvicorn.run(_APP, reload=reload, workers=None if reload else server.workers, **options)
+        return
+    DrainingServer(uvicorn.Config(_APP, **options), drain_seconds=server.drain_seconds).run()
 
 
 def main() -> None:
     """Entry point: validate settings (one clear line on a bad value), then run the CLI."""
-    os.environ.setdefault("LITESTAR_APP", "quoin.app:create_app")
+    os.environ.setdefault("LITESTAR_APP", _APP)
     try:
         Settings.from_env()
     except SettingsError as exc:

@@ -235,6 +235,8 @@ class ServerSettings(_Group, frozen=True):
     host: str = "127.0.0.1"
     port: Port = 8000
     workers: PositiveInt = 1
+    drain_seconds: Annotated[float, msgspec.Meta(ge=0, le=600)] = 10.0
+    shutdown_timeout: Annotated[int, msgspec.Meta(ge=1, le=600)] = 20
 
 
 _GroupT = TypeVar("_GroupT", bound=_Group)

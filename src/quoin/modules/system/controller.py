@@ -15,6 +15,7 @@ from quoin import __version__
 from quoin.config import Settings
 from quoin.core.access import PUBLIC
 from quoin.core.errors import ServiceUnavailableError
+from quoin.core.lifecycle import DRAINING
 from quoin.core.openapi import problem_responses
 from quoin.core.rate_limit import RateLimiter
 
@@ -46,7 +47,9 @@ class HealthController(Controller):
         rate_limiter: NamedDependency[RateLimiter],
         settings: NamedDependency[Settings],
     ) -> HealthStatus:
-        """The instance can serve traffic: the database (and Redis, when configured) answer in time."""
+        """The instance can serve traffic: not draining, and the database (and Redis, when configured) answer."""
+        if DRAINING.is_set():
+            raise ServiceUnavailableError("The instance is shutting down")
         timeout = settings.db.health_db_timeout
         try:
             async with asyncio.timeout(timeout), db_engine.connect() as connection:

@@ -1,0 +1,49 @@
+"""Graceful drain: on SIGTERM, fail readiness first, keep serving, then stop.
+
+A load balancer needs a few probe intervals to notice an instance is leaving.
+``DrainingServer`` (used by ``quoin serve``) answers the first SIGTERM by
+marking the process as draining — ``/health/ready`` turns 503 while every other
+route keeps working — and only after ``DRAIN_SECONDS`` lets uvicorn stop
+accepting connections, finish in-flight requests (at most
+``SHUTDOWN_TIMEOUT`` seconds), run the app's shutdown (closing the pool) and
+exit 0. A second signal stops at once.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+
+import structlog
+import uvicorn
+
+__all__ = ["DRAINING", "DrainingServer"]
+
+# Process-wide: the instance is on its way out.
+DRAINING = threading.Event()
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn's server with a drain period before a SIGTERM takes effect."""
+
+    def __init__(self, config: uvicorn.Config, drain_seconds: float) -> None:
+        super().__init__(config)
+        self.drain_seconds = drain_seconds
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        """First SIGTERM: drain, then exit; any other signal (or a second one): exit now."""
+        if sig != signal.SIGTERM or DRAINING.is_set() or self.drain_seconds <= 0:
+            super().handle_exit(sig, frame)
+            return
+        DRAINING.set()
+        structlog.get_logger("quoin.lifecycle").info("draining", seconds=self.drain_seconds)
+        timer = threading.Timer(self.drain_seconds, self._stop_after_drain)
+        timer.daemon = True
+        timer.start()
+
+    def _stop_after_drain(self) -> None:
+        # Not through handle_exit: uvicorn would re-raise the recorded SIGTERM after
+        # shutting down, and a drained instance is meant to exit 0.
+        structlog.get_logger("quoin.lifecycle").info("drained")
+        self.should_exit = True
