@@ -11,6 +11,7 @@ secret-looking keys are masked before rendering.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -57,11 +58,11 @@ def drop_color_message(_: Any, __: str, event_dict: MutableMapping[str, Any]) ->
 
 def _shared_processors(log_format: LogFormat) -> list[Processor]:
     processors: list[Processor] = [
-        drop_color_message,
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_logger_name,
         structlog.stdlib.add_log_level,
         structlog.stdlib.ExtraAdder(),
+        drop_color_message,  # after ExtraAdder: uvicorn passes it as an extra
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         add_trace_context,
         redact_secrets,
@@ -77,7 +78,10 @@ def _shared_processors(log_format: LogFormat) -> list[Processor]:
 def _renderer(log_format: LogFormat) -> Processor:
     if log_format is LogFormat.JSON:
         return structlog.processors.JSONRenderer()
-    return structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.RichTracebackFormatter(show_locals=False))
+    return structlog.dev.ConsoleRenderer(
+        colors=sys.stdout.isatty(),  # no escape codes in files and pipes
+        exception_formatter=structlog.dev.RichTracebackFormatter(show_locals=False),
+    )
 
 
 def structlog_plugin(settings: AppSettings, *, echo_sql: bool = False) -> StructlogPlugin:

@@ -100,7 +100,7 @@ async def observe_response(message: Message, scope: Scope) -> None:
 
 def _account(scope: Scope, state: dict[str, Any]) -> None:
     duration = time.perf_counter() - state.get(_STARTED, time.perf_counter())
-    status = state.get(_STATUS, 500)
+    status = int(state.get(_STATUS, 500))
     route = scope.get("path_template") or UNMATCHED_ROUTE
     method = _method(scope)
     REQUESTS.labels(method, route, status).inc()
