@@ -42,7 +42,8 @@ def fuzz_server(fuzz_database: URL, tmp_path_factory: pytest.TempPathFactory) ->
     env = {k: v for k, v in os.environ.items() if not k.startswith(_DATABASE_VARIABLES)} | {
         "DATABASE_URL": fuzz_database.render_as_string(hide_password=False),
         "ARGON2_TIME_COST": "1", "ARGON2_MEMORY_COST": "1024", "ARGON2_PARALLELISM": "1",
-        "RATE_LIMIT_ENABLED": "false", "LOG_LEVEL": "WARNING", "QUOIN_SUPERUSER_PASSWORD": PASSWORD,
+        "RATE_LIMIT_ENABLED": "false", "DRAIN_SECONDS": "0", "LOG_LEVEL": "WARNING",
+        "QUOIN_SUPERUSER_PASSWORD": PASSWORD,
     }  # fmt: skip
     subprocess.run(
         [sys.executable, "-m", "quoin", "users", "create-superuser", "--email", ADMIN],

@@ -36,7 +36,7 @@ def serving(cwd: Path, **env: str) -> Iterator[str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "quoin", "serve"],
         cwd=cwd,
-        env={**clean, **env, "PORT": str(port)},
+        env={**clean, **env, "PORT": str(port), "DRAIN_SECONDS": "0"},  # no drain period on terminate()
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
