@@ -9,13 +9,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.postgres_server import free_port
+
 __all__ = ["PrivateRedis"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class PrivateRedis:
@@ -28,7 +24,7 @@ class PrivateRedis:
         if binary is None:
             raise FileNotFoundError("redis-server")
         self.binary = binary
-        self.port = _free_port()
+        self.port = free_port()
         self.directory = Path(tempfile.mkdtemp(prefix="quoin-test-redis-"))
         self._process: subprocess.Popen[bytes] | None = None
 

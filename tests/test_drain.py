@@ -12,12 +12,13 @@ from pathlib import Path
 import httpx
 
 from tests.helpers import PASSWORD
-from tests.test_serve import _DATABASE_VARIABLES, free_port
+from tests.postgres_server import free_port
+from tests.test_serve import DATABASE_VARIABLES
 
 
 def test_sigterm_drains_then_exits_zero(tmp_path: Path) -> None:
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_DATABASE_VARIABLES)}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(DATABASE_VARIABLES)}
     env |= {"PORT": str(port), "DRAIN_SECONDS": "1.5", "SHUTDOWN_TIMEOUT": "5"}
     process = subprocess.Popen(
         [sys.executable, "-m", "quoin", "serve"], cwd=tmp_path, env=env,

@@ -9,8 +9,10 @@ out: schema-valid data may still break a business rule the schema cannot state
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +25,8 @@ from sqlalchemy.engine import URL
 
 from tests.conftest import DatabaseFactory
 from tests.helpers import PASSWORD
-from tests.test_serve import _DATABASE_VARIABLES, free_port
+from tests.postgres_server import free_port
+from tests.test_serve import DATABASE_VARIABLES
 
 ADMIN = "fuzz.admin@example.com"
 EXAMPLES_PER_OPERATION = 40
@@ -36,10 +39,8 @@ async def fuzz_database(databases: DatabaseFactory) -> URL:
 
 @pytest.fixture(scope="module")
 def fuzz_server(fuzz_database: URL, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
-    import os
-
     cwd: Path = tmp_path_factory.mktemp("fuzz")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_DATABASE_VARIABLES)} | {
+    env = {k: v for k, v in os.environ.items() if not k.startswith(DATABASE_VARIABLES)} | {
         "DATABASE_URL": fuzz_database.render_as_string(hide_password=False),
         "ARGON2_TIME_COST": "1", "ARGON2_MEMORY_COST": "1024", "ARGON2_PARALLELISM": "1",
         "RATE_LIMIT_ENABLED": "false", "DRAIN_SECONDS": "0", "LOG_LEVEL": "WARNING",
@@ -62,8 +63,6 @@ def fuzz_server(fuzz_database: URL, tmp_path_factory: pytest.TempPathFactory) ->
                     break
             except httpx.TransportError:
                 pass
-            import time
-
             time.sleep(0.1)
         token = httpx.post(f"{base}/api/v1/auth/token", data={"username": ADMIN, "password": PASSWORD}).json()
         yield base, {"Authorization": f"Bearer {token['access_token']}"}

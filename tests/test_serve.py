@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,21 +17,16 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tests.helpers import PASSWORD, count_users
+from tests.postgres_server import free_port
 
-_DATABASE_VARIABLES = ("DATABASE_URL", "POSTGRES_", "SQLITE_PATH", "ENV", "PORT", "HOST")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+DATABASE_VARIABLES = ("DATABASE_URL", "POSTGRES_", "SQLITE_PATH", "ENV", "PORT", "HOST")
 
 
 @contextmanager
 def serving(cwd: Path, **env: str) -> Iterator[str]:
     """Run ``python -m quoin serve`` in ``cwd`` until the block ends; yield its base URL."""
     port = free_port()
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(_DATABASE_VARIABLES)}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(DATABASE_VARIABLES)}
     process = subprocess.Popen(
         [sys.executable, "-m", "quoin", "serve"],
         cwd=cwd,
@@ -63,7 +57,7 @@ def serving(cwd: Path, **env: str) -> Iterator[str]:
 
 def create_superuser(cwd: Path, email: str, **env: str) -> str:
     """Run the README's superuser command; returns its output line."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(_DATABASE_VARIABLES)}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(DATABASE_VARIABLES)}
     result = subprocess.run(
         [sys.executable, "-m", "quoin", "users", "create-superuser", "--email", email],
         cwd=cwd, env={**clean, **env, "QUOIN_SUPERUSER_PASSWORD": PASSWORD}, capture_output=True, text=True,
