@@ -9,10 +9,6 @@ out: schema-valid data may still break a business rule the schema cannot state
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,8 +21,7 @@ from sqlalchemy.engine import URL
 
 from tests.conftest import DatabaseFactory
 from tests.helpers import PASSWORD
-from tests.postgres_server import free_port
-from tests.test_serve import DATABASE_VARIABLES
+from tests.test_serve import create_superuser, start_server, stop_server
 
 ADMIN = "fuzz.admin@example.com"
 EXAMPLES_PER_OPERATION = 40
@@ -40,35 +35,18 @@ async def fuzz_database(databases: DatabaseFactory) -> URL:
 @pytest.fixture(scope="module")
 def fuzz_server(fuzz_database: URL, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
     cwd: Path = tmp_path_factory.mktemp("fuzz")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(DATABASE_VARIABLES)} | {
+    own = {
         "DATABASE_URL": fuzz_database.render_as_string(hide_password=False),
         "ARGON2_TIME_COST": "1", "ARGON2_MEMORY_COST": "1024", "ARGON2_PARALLELISM": "1",
-        "RATE_LIMIT_ENABLED": "false", "DRAIN_SECONDS": "0", "LOG_LEVEL": "WARNING",
-        "QUOIN_SUPERUSER_PASSWORD": PASSWORD,
+        "RATE_LIMIT_ENABLED": "false", "LOG_LEVEL": "WARNING",
     }  # fmt: skip
-    subprocess.run(
-        [sys.executable, "-m", "quoin", "users", "create-superuser", "--email", ADMIN],
-        cwd=cwd, env=env, check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "quoin", "serve"], cwd=cwd, env=env | {"PORT": str(port)},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
+    create_superuser(cwd, ADMIN, **own)
+    process, base = start_server(cwd, **own)
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/health/live", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
         token = httpx.post(f"{base}/api/v1/auth/token", data={"username": ADMIN, "password": PASSWORD}).json()
         yield base, {"Authorization": f"Bearer {token['access_token']}"}
     finally:
-        process.terminate()
-        process.wait(timeout=15)
+        stop_server(process)
 
 
 def test_every_operation_answers_as_documented(fuzz_server: tuple[str, dict[str, str]]) -> None:

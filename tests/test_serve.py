@@ -22,37 +22,53 @@ from tests.postgres_server import free_port
 DATABASE_VARIABLES = ("DATABASE_URL", "POSTGRES_", "SQLITE_PATH", "ENV", "PORT", "HOST")
 
 
-@contextmanager
-def serving(cwd: Path, **env: str) -> Iterator[str]:
-    """Run ``python -m quoin serve`` in ``cwd`` until the block ends; yield its base URL."""
+def start_server(cwd: Path, **env: str) -> tuple[subprocess.Popen[str], str]:
+    """Start ``python -m quoin serve`` in ``cwd`` and wait until it is ready; the process and its base URL.
+
+    Database variables of the caller's environment are dropped; ``env`` adds the
+    test's own. The drain period is off unless ``env`` sets ``DRAIN_SECONDS``.
+    """
     port = free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith(DATABASE_VARIABLES)}
     process = subprocess.Popen(
         [sys.executable, "-m", "quoin", "serve"],
         cwd=cwd,
-        env={**clean, **env, "PORT": str(port), "DRAIN_SECONDS": "0"},  # no drain period on terminate()
+        env={**clean, "DRAIN_SECONDS": "0", **env, "PORT": str(port)},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
     base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        assert process.poll() is None, process.stdout.read() if process.stdout else ""
+        try:
+            if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
+                return process, base
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "server was not ready within 30 s"
+        time.sleep(0.1)
+
+
+def stop_server(process: subprocess.Popen[str]) -> int:
+    """SIGTERM, wait, and return the exit code."""
+    if process.poll() is None:
+        process.terminate()
+    code = process.wait(timeout=15)
+    if process.stdout:
+        process.stdout.close()
+    return code
+
+
+@contextmanager
+def serving(cwd: Path, **env: str) -> Iterator[str]:
+    """A ready ``quoin serve`` for the duration of the block; yields its base URL."""
+    process, base = start_server(cwd, **env)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
-            try:
-                if httpx.get(f"{base}/health/live", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "server did not start within 30 s"
-            time.sleep(0.1)
         yield base
     finally:
-        process.terminate()
-        process.wait(timeout=15)
-        if process.stdout:
-            process.stdout.close()
+        stop_server(process)
 
 
 def create_superuser(cwd: Path, email: str, **env: str) -> str:
