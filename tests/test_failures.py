@@ -132,7 +132,7 @@ def unreachable_database() -> str:
 
 
 async def test_with_the_database_unreachable_requests_fail_fast_with_503(unreachable_database: str) -> None:
-    settings = make_settings(unreachable_database, DB_CONNECT_TIMEOUT="2", DB_POOL_TIMEOUT="2")
+    settings = make_settings(unreachable_database, DB_CONNECT_TIMEOUT="2", DB_POOL_TIMEOUT="2", DB_STARTUP_TIMEOUT="0")
     # A well-signed token: checking it needs the database, which is down.
     token = Token(sub=str(uuid.uuid4()), exp=datetime.now(UTC) + timedelta(minutes=5), jti="t")
     bearer = {"Authorization": f"Bearer {token.encode(settings.security.secret_key, 'HS256')}"}

@@ -90,9 +90,21 @@ async def test_production_without_origins_sends_no_cors_headers(database_url: UR
 async def test_only_allowed_hosts_are_served(database_url: URL, host: str, status: int) -> None:
     settings = make_settings(database_url, ALLOWED_HOSTS="api.example.com, *.edge.example.org")
     async with running_app(settings) as (_, client):
-        response = await client.get("/health/live", headers={"Host": host})
+        response = await client.get("/", headers={"Host": host})
 
     if status == 400:
         assert_problem(response, 400, detail="Invalid Host header")
     else:
         assert response.status_code == 200
+
+
+async def test_health_probes_answer_whatever_the_host(database_url: URL) -> None:
+    settings = make_settings(database_url, ALLOWED_HOSTS="api.example.com")
+    async with running_app(settings) as (_, client):
+        live = await client.get("/health/live", headers={"Host": "10.244.1.17:8000"})
+        ready = await client.get("/health/ready", headers={"Host": "10.244.1.17:8000"})
+        api = await client.get("/api/v1/users/me", headers={"Host": "10.244.1.17:8000"})
+
+    assert live.status_code == 200
+    assert ready.status_code == 200
+    assert_problem(api, 400, detail="Invalid Host header")

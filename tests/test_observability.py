@@ -228,7 +228,7 @@ def app_log_capture() -> LogCapture:
 
 async def test_an_outage_met_during_authentication_is_logged_with_the_request_id(database_url: URL) -> None:
     dead = database_url.set(port=1)  # nothing listens on port 1
-    settings = make_settings(dead)
+    settings = make_settings(dead, DB_STARTUP_TIMEOUT="0")
     token = jwt.encode(
         {"sub": str(uuid.uuid4()), "exp": 4_102_444_800, "iat": 1_700_000_000, "jti": "j"},
         settings.security.secret_key,

@@ -42,6 +42,7 @@ from quoin.core.rate_limit import (
 from quoin.core.request_id import add_request_id_header
 from quoin.core.telemetry import Tracing
 from quoin.db.config import sqlalchemy_config
+from quoin.db.startup import database_waiter
 from quoin.modules import API_V1_ROUTES
 from quoin.modules.api_keys.keys import ApiKeyHasher
 from quoin.modules.auth.deps import provide_current_user
@@ -126,7 +127,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         cors_config=cors_config(settings.http, development=settings.app.is_development),
         openapi_config=openapi_config(),
-        on_startup=[drop_generated_error_responses, declare_closed_schemas, document_operation_security],
+        on_startup=[
+            database_waiter(db_config, settings.db.db_startup_timeout),
+            drop_generated_error_responses,
+            declare_closed_schemas,
+            document_operation_security,
+        ],
         on_shutdown=[_disposer(db_config), counter.close, *([tracing.shutdown] if tracing else [])],
         state=State({"tracing": tracing}),
         template_config=TemplateConfig(directory=_PACKAGE_DIR / "templates", engine=JinjaTemplateEngine),

@@ -126,6 +126,7 @@ class DatabaseSettings(_Group, frozen=True):
     db_connect_timeout: Seconds = 5.0
     db_echo: bool = False
     health_db_timeout: Seconds = 2.0
+    db_startup_timeout: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 30.0
 
     @property
     def url(self) -> URL:

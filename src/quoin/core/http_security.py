@@ -70,9 +70,18 @@ def cors_config(settings: HttpSettings, *, development: bool) -> CORSConfig | No
 
 
 class HostHeaderMiddleware(ASGIMiddleware):
-    """Refuse requests whose ``Host`` is not one of ``ALLOWED_HOSTS`` (400 problem)."""
+    """Refuse requests whose ``Host`` is not one of ``ALLOWED_HOSTS`` (400 problem).
+
+    Health probes are exempt: orchestrators and load balancers probe an
+    instance by its address (Kubernetes sends ``Host: <pod IP>:<port>``).
+    """
 
     scopes = (ScopeType.HTTP,)
+
+    @staticmethod
+    def should_bypass_for_scope(scope: Scope) -> bool:
+        """Probes skip the check."""
+        return str(scope["path"]).startswith("/health/")
 
     def __init__(self, hosts: list[str]) -> None:
         patterns = [re.escape(h).replace(r"\*", "[^.]+") for h in hosts]

@@ -32,11 +32,14 @@ class DrainingServer(uvicorn.Server):
         self.drain_seconds = drain_seconds
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        """First SIGTERM: drain, then exit; any other signal (or a second one): exit now."""
-        if sig != signal.SIGTERM or DRAINING.is_set() or self.drain_seconds <= 0:
+        """First SIGTERM: drain, then exit 0; any other signal (or a second one): exit now."""
+        if sig != signal.SIGTERM or DRAINING.is_set():
             super().handle_exit(sig, frame)
             return
         DRAINING.set()
+        if self.drain_seconds <= 0:
+            self._stop_after_drain()
+            return
         structlog.get_logger("quoin.lifecycle").info("draining", seconds=self.drain_seconds)
         timer = threading.Timer(self.drain_seconds, self._stop_after_drain)
         timer.daemon = True
