@@ -88,14 +88,25 @@ def test_outside_development_a_weak_secret_refuses_to_start(env: str, secret: st
 
 
 def test_outside_development_a_strong_secret_starts() -> None:
-    settings = Settings.from_env({"ENV": "production", "SECRET_KEY": "k" * 32, **OWN_KEYS}, env_file=None)
+    settings = Settings.from_env(
+        {"ENV": "production", "SECRET_KEY": "k" * 32, "POSTGRES_HOST": "db", **OWN_KEYS}, env_file=None
+    )
 
     assert settings.security.secret_key == "k" * 32
 
 
+@pytest.mark.parametrize("env", ["production", "staging"])
+def test_outside_development_a_missing_postgres_configuration_refuses_to_start(env: str) -> None:
+    with pytest.raises(SettingsError, match=rf"^refusing to start in {env}: no PostgreSQL configured"):
+        Settings.from_env({"ENV": env, "SECRET_KEY": "k" * 32, **OWN_KEYS}, env_file=None)
+
+
 def test_debug_is_refused_outside_development() -> None:
     with pytest.raises(SettingsError, match=r"^refusing to start in production: DEBUG=true"):
-        Settings.from_env({"ENV": "production", "SECRET_KEY": "k" * 32, "DEBUG": "true", **OWN_KEYS}, env_file=None)
+        Settings.from_env(
+            {"ENV": "production", "SECRET_KEY": "k" * 32, "POSTGRES_HOST": "db", "DEBUG": "true", **OWN_KEYS},
+            env_file=None,
+        )
 
 
 def test_wildcard_cors_with_credentials_is_refused_everywhere() -> None:

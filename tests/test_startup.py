@@ -150,3 +150,17 @@ def _get_when_up(url: str) -> httpx.Response:
         except httpx.ConnectError:
             assert time.monotonic() < deadline, f"{url} not listening within 20 s"
             time.sleep(0.05)
+
+
+def test_sigterm_ends_the_wait_for_the_database_at_once(tmp_path: Path) -> None:
+    nowhere = PrivatePostgres()  # only for a free port; never started
+    nowhere.stop()
+    url = f"postgresql+asyncpg://postgres@127.0.0.1:{nowhere.port}/quoin"
+    server = ServeProcess(tmp_path, url, DB_STARTUP_TIMEOUT="600")
+    server.wait_for_event("database not ready; retrying")
+    server.process.terminate()
+    code = server.process.wait(timeout=20)  # not the 600 s budget
+    server.stop()
+
+    assert code != 0
+    assert server.events("stopped while waiting for the database")

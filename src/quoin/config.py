@@ -304,4 +304,7 @@ class Settings:
         reason = self.security.problem_outside_development()
         if reason is None and self.app.debug:
             reason = "DEBUG=true exposes internals; turn it off"
+        if reason is None and self.db.is_sqlite:
+            # A forgotten DATABASE_URL must not become a private SQLite file per instance.
+            reason = "no PostgreSQL configured (set DATABASE_URL or POSTGRES_HOST)"
         return f"refusing to start in {self.app.env}: {reason}" if reason else None

@@ -11,6 +11,7 @@ exit 0. A second signal stops at once.
 
 from __future__ import annotations
 
+import contextvars
 import signal
 import threading
 from types import FrameType
@@ -22,6 +23,8 @@ __all__ = ["DRAINING", "DrainingServer"]
 
 # Process-wide: the instance is on its way out.
 DRAINING = threading.Event()
+
+_log = structlog.get_logger("quoin.lifecycle")
 
 
 class DrainingServer(uvicorn.Server):
@@ -40,7 +43,8 @@ class DrainingServer(uvicorn.Server):
         if self.drain_seconds <= 0:
             self._stop_after_drain()
             return
-        structlog.get_logger("quoin.lifecycle").info("draining", seconds=self.drain_seconds)
+        # The signal interrupts whatever request runs: log outside its context (request and trace ids).
+        contextvars.Context().run(_log.info, "draining", seconds=self.drain_seconds)
         timer = threading.Timer(self.drain_seconds, self._stop_after_drain)
         timer.daemon = True
         timer.start()
@@ -48,5 +52,5 @@ class DrainingServer(uvicorn.Server):
     def _stop_after_drain(self) -> None:
         # Not through handle_exit: uvicorn would re-raise the recorded SIGTERM after
         # shutting down, and a drained instance is meant to exit 0.
-        structlog.get_logger("quoin.lifecycle").info("drained")
+        _log.info("drained")
         self.should_exit = True

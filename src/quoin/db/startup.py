@@ -7,7 +7,7 @@ schema this code was written for (Alembic's head). It never migrates itself
 outside development; the migration job does. A database that is *ahead* of
 this code (a newer release migrated it, this one is being rolled back or
 replaced) is accepted with a warning: migrations are meant to be backwards
-compatible for one release.
+compatible for one release. A SIGTERM ends the wait at once.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
+from quoin.core.lifecycle import DRAINING
 from quoin.db.config import VERSION_TABLE
 from quoin.db.migrations import alembic_config
 
@@ -36,6 +37,14 @@ _log = structlog.get_logger("quoin.startup")
 def _current_revisions(connection: Connection) -> set[str]:
     context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
     return set(context.get_current_heads())
+
+
+async def _stopped_during(seconds: float) -> bool:
+    """Sleep ``seconds`` unless a SIGTERM arrives first (an orchestrator gave up on this instance)."""
+    end = time.monotonic() + seconds
+    while not DRAINING.is_set() and (left := end - time.monotonic()) > 0:
+        await asyncio.sleep(min(left, 0.1))
+    return DRAINING.is_set()
 
 
 def database_waiter(db_config: SQLAlchemyAsyncConfig, timeout: float) -> Callable[[], Awaitable[None]]:
@@ -72,7 +81,9 @@ def database_waiter(db_config: SQLAlchemyAsyncConfig, timeout: float) -> Callabl
                 raise RuntimeError(f"database not ready after {timeout:g} s: {reason}")
             pause = min(delay, remaining)
             _log.warning("database not ready; retrying", attempt=attempt, reason=reason, retry_in=round(pause, 2))
-            await asyncio.sleep(pause)
+            if await _stopped_during(pause):
+                _log.info("stopped while waiting for the database")
+                raise RuntimeError("stopped while waiting for the database")
             delay = min(delay * 2, _MAX_DELAY)
 
     return wait_for_database

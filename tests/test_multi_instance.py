@@ -1,0 +1,268 @@
+"""Several instances behind the compose balancer, on loopback: shared state and a drain under load.
+
+Run with ``./run test -m deployment -rP`` (``.ci/run`` does); it needs
+``haproxy`` and ``redis-server``. The last test sends SIGTERM to one instance
+and must stay last: the cluster is shared by the module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import signal
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from tests.conftest import FAST_HASHING, DatabaseFactory
+from tests.helpers import API_KEYS, PASSWORD, PRODUCTION, TOKEN, USERS
+from tests.loopback_cluster import Instance, LoopbackCluster
+from tests.redis_server import PrivateRedis
+
+pytestmark = pytest.mark.deployment
+
+LOGIN_LIMIT = 5
+CLUSTER_SETTINGS = {
+    **PRODUCTION,
+    **FAST_HASHING,
+    "DB_POOL_SIZE": "5",
+    "DB_MAX_OVERFLOW": "5",
+    "DRAIN_SECONDS": "5",
+    "SHUTDOWN_TIMEOUT": "10",
+    "RATE_LIMIT_PER_MINUTE": "1000000",
+    "LOGIN_RATE_LIMIT_PER_MINUTE": str(LOGIN_LIMIT),
+}
+
+
+@pytest.fixture(scope="module")
+async def cluster(
+    databases: DatabaseFactory, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[LoopbackCluster]:
+    """PostgreSQL, Redis, three instances and HAProxy, all private to this module."""
+    url = await databases.create(migrated=True)
+    redis = PrivateRedis()
+    redis.start()
+    running = LoopbackCluster(
+        workdir=tmp_path_factory.mktemp("cluster"),
+        database_url=url.render_as_string(hide_password=False),
+        redis_url=redis.url,
+        settings=CLUSTER_SETTINGS,
+    )
+    try:
+        await asyncio.to_thread(running.start)
+        yield running
+    finally:
+        await asyncio.to_thread(running.stop)
+        redis.stop()
+        redis.remove()
+
+
+async def signed_up_token(client: httpx.AsyncClient, email: str) -> str:
+    """Sign ``email`` up and log in, through ``client``; the bearer token."""
+    assert (await client.post(USERS, json={"email": email, "password": PASSWORD})).status_code == 201
+    answer = await client.post(TOKEN, data={"username": email, "password": PASSWORD})
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["access_token"])
+
+
+def served(cluster: LoopbackCluster) -> dict[str, int]:
+    """API requests each instance has logged so far."""
+    return {i.address: len(i.access()) for i in cluster.instances}
+
+
+async def test_requests_spread_over_every_instance(cluster: LoopbackCluster) -> None:
+    async with httpx.AsyncClient(base_url=cluster.lb, timeout=10) as client:
+        token = await signed_up_token(client, "spread@example.com")
+        before = served(cluster)
+        answers = [await client.get(f"{USERS}me", headers={"Authorization": f"Bearer {token}"}) for _ in range(30)]
+    after = served(cluster)
+
+    per_instance = {address: after[address] - before[address] for address in after}
+    print(f"\n30 requests through the balancer, per instance: {per_instance}")
+    assert {a.status_code for a in answers} == {200}
+    assert sum(per_instance.values()) == 30
+    assert all(count >= 5 for count in per_instance.values()), per_instance
+
+
+async def test_a_token_from_one_instance_works_on_all_and_a_key_revoked_on_one_is_refused_by_all(
+    cluster: LoopbackCluster,
+) -> None:
+    first, second, third = cluster.instances
+    async with httpx.AsyncClient(timeout=10) as client:
+        async with httpx.AsyncClient(base_url=first.base, timeout=10) as on_first:
+            token = await signed_up_token(on_first, "shared@example.com")
+        bearer = {"Authorization": f"Bearer {token}"}
+        with_token = [(await client.get(f"{i.base}{USERS}me", headers=bearer)).status_code for i in cluster.instances]
+        created = await client.post(f"{second.base}{API_KEYS}", json={"name": "shared"}, headers=bearer)
+        key = {"X-API-Key": created.json()["key"]}
+        with_key = [(await client.get(f"{i.base}{USERS}me", headers=key)).status_code for i in cluster.instances]
+        revoked = await client.delete(f"{third.base}{API_KEYS}{created.json()['id']}", headers=bearer)
+        after = [(await client.get(f"{i.base}{USERS}me", headers=key)).status_code for i in cluster.instances]
+
+    assert with_token == [200, 200, 200]
+    assert created.status_code == 201
+    assert with_key == [200, 200, 200]
+    assert revoked.status_code == 204
+    assert after == [401, 401, 401]
+
+
+async def test_rate_limits_are_shared_by_every_instance(cluster: LoopbackCluster) -> None:
+    # The instances believe X-Forwarded-For from 127.0.0.1: a client address of this test's own.
+    client_address = {"X-Forwarded-For": "198.51.100.77"}
+    form = {"username": "nobody@example.com", "password": "wrong password"}
+    rotation = itertools.cycle(cluster.instances)
+    async with httpx.AsyncClient(timeout=10) as client:
+        answers = [
+            await client.post(f"{next(rotation).base}{TOKEN}", data=form, headers=client_address)
+            for _ in range(LOGIN_LIMIT + 1)
+        ]
+
+    assert [a.status_code for a in answers] == [401] * LOGIN_LIMIT + [429]
+    assert int(answers[-1].headers["retry-after"]) > 0
+
+
+@dataclass
+class Load:
+    """Steady reads and sign-ups through the balancer; what every client saw."""
+
+    base: str
+    token: str
+    outcomes: list[tuple[float, str, int]] = field(default_factory=list)  # (time, method, status)
+    created: list[str] = field(default_factory=list)
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _emails: itertools.count[int] = field(default_factory=itertools.count)
+
+    async def _reader(self, client: httpx.AsyncClient) -> None:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        while not self.stop.is_set():
+            status = await self._call(client.get(f"{USERS}me", headers=headers))
+            self.outcomes.append((time.monotonic(), "GET", status))
+
+    async def _writer(self, client: httpx.AsyncClient) -> None:
+        while not self.stop.is_set():
+            email = f"load-{next(self._emails)}@example.com"
+            status = await self._call(client.post(USERS, json={"email": email, "password": PASSWORD}))
+            self.outcomes.append((time.monotonic(), "POST", status))
+            if status == 201:
+                self.created.append(email)
+
+    @staticmethod
+    async def _call(request: Awaitable[httpx.Response]) -> int:
+        try:
+            response = await request
+        except httpx.TransportError:
+            return 599  # the balancer dropped the connection: a failure the client sees
+        return int(response.status_code)
+
+    async def run(self, readers: int = 6, writers: int = 3) -> None:
+        """Until ``stop`` is set."""
+        async with httpx.AsyncClient(base_url=self.base, timeout=30) as client:
+            await asyncio.gather(
+                *(self._reader(client) for _ in range(readers)), *(self._writer(client) for _ in range(writers))
+            )
+
+
+async def _poll(stop: asyncio.Event, probe: Callable[[], Awaitable[None]], every: float = 0.1) -> None:
+    while not stop.is_set():
+        await probe()
+        await asyncio.sleep(every)
+
+
+async def test_sigterm_under_load_loses_no_acknowledged_write_and_no_idempotent_request(
+    cluster: LoopbackCluster, tmp_path: Path
+) -> None:
+    victim: Instance = cluster.instances[1]
+    async with httpx.AsyncClient(base_url=cluster.lb, timeout=10) as client:
+        token = await signed_up_token(client, "steady@example.com")
+    load = Load(cluster.lb, token)
+    before = served(cluster)
+    seen: dict[str, float] = {}
+    watch_stop = asyncio.Event()
+
+    async with httpx.AsyncClient(timeout=2) as direct:
+
+        async def readiness() -> None:
+            try:
+                answer = await direct.get(f"{victim.base}/health/ready")
+            except httpx.TransportError:
+                seen.setdefault("listener closed", time.monotonic())
+                return
+            if answer.status_code == 503:
+                seen.setdefault("readiness 503", time.monotonic())
+
+        async def balancer() -> None:
+            state = (await asyncio.to_thread(cluster.server_states)).get(victim.address)
+            if state and state != "UP":
+                seen.setdefault(f"balancer marks it {state}", time.monotonic())
+
+        running = asyncio.create_task(load.run())
+        watchers = [
+            asyncio.create_task(_poll(watch_stop, readiness)),
+            asyncio.create_task(_poll(watch_stop, balancer)),
+        ]
+        await asyncio.sleep(3)  # steady state on every instance
+        sigterm = time.monotonic()
+        sigterm_wall = datetime.now(UTC)
+        victim.process.send_signal(signal.SIGTERM)
+        victim.exit_code = await asyncio.to_thread(victim.process.wait, 40)
+        exited = time.monotonic()
+        await asyncio.sleep(2)  # the others carry on alone
+        load.stop.set()
+        watch_stop.set()
+        await running
+        await asyncio.gather(*watchers)
+
+    after = served(cluster)
+    last_served = max(datetime.fromisoformat(e["timestamp"]) for e in victim.access())
+    timeline = {
+        **{name: at - sigterm for name, at in seen.items()},
+        **{
+            name: (at - sigterm_wall).total_seconds()
+            for name, at in {
+                "logs draining": victim.event_time("draining"),
+                "last request served": last_served,
+                "stops accepting (drained)": victim.event_time("drained"),
+            }.items()
+            if at is not None
+        },
+        f"exited with code {victim.exit_code}": exited - sigterm,
+    }
+    statuses = Counter((method, status) for _, method, status in load.outcomes)
+    print("\nrequests served by each instance during the load:")
+    for address in after:
+        print(f"  {address}: {after[address] - before[address]}{'  (stopped)' if address == victim.address else ''}")
+    print(f"client outcomes: {dict(sorted(statuses.items()))}")
+    print("drain timeline (seconds after SIGTERM):")
+    for name, offset in sorted(timeline.items(), key=lambda item: item[1]):
+        print(f"  {offset:6.2f}  {name}")
+
+    engine = create_async_engine(cluster.database_url, poolclass=NullPool)
+    try:
+        async with engine.connect() as connection:
+            stored = await connection.scalar(
+                text("SELECT count(*) FROM users WHERE email = ANY(:emails)"), {"emails": load.created}
+            )
+    finally:
+        await engine.dispose()
+
+    idempotent_failures = [o for o in load.outcomes if o[1] == "GET" and o[2] >= 500]
+    assert victim.exit_code == 0
+    assert stored == len(load.created) > 0, "every acknowledged sign-up is in the database"
+    assert idempotent_failures == []
+    assert statuses[("GET", 200)] > 50
+    assert all(after[a] > before[a] for a in after), "every instance served during the load"
+    assert seen["readiness 503"] - sigterm < 1, "readiness fails at once"
+    assert timeline["stops accepting (drained)"] > seen["balancer marks it DOWN"] - sigterm, (
+        "the balancer took the instance out before it stopped accepting"
+    )
+    assert timeline["last request served"] > timeline["logs draining"], "it kept serving while draining"
+    assert any(at > exited for at, _, _ in load.outcomes), "the load went on after the instance left"
