@@ -41,10 +41,7 @@ def _current_revisions(connection: Connection) -> set[str]:
 
 async def _stopped_during(seconds: float) -> bool:
     """Sleep ``seconds`` unless a SIGTERM arrives first (an orchestrator gave up on this instance)."""
-    end = time.monotonic() + seconds
-    while not DRAINING.is_set() and (left := end - time.monotonic()) > 0:
-        await asyncio.sleep(min(left, 0.1))
-    return DRAINING.is_set()
+    return await asyncio.to_thread(DRAINING.wait, seconds)
 
 
 def database_waiter(db_config: SQLAlchemyAsyncConfig, timeout: float) -> Callable[[], Awaitable[None]]:
