@@ -36,7 +36,7 @@ CLUSTER_SETTINGS = {
     **FAST_HASHING,
     "DB_POOL_SIZE": "5",
     "DB_MAX_OVERFLOW": "5",
-    "DRAIN_SECONDS": "5",
+    "DRAIN_SECONDS": "5",  # shorter than the default 10 s; still ≫ the balancer's 2 s to notice
     "SHUTDOWN_TIMEOUT": "10",
     "RATE_LIMIT_PER_MINUTE": "1000000",
     "LOGIN_RATE_LIMIT_PER_MINUTE": str(LOGIN_LIMIT),
