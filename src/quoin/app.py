@@ -133,7 +133,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             declare_closed_schemas,
             document_operation_security,
         ],
-        on_shutdown=[_disposer(db_config), counter.close, *([tracing.shutdown] if tracing else [])],
+        on_shutdown=[_disposer(db_config), counter.close, passwords.close, *([tracing.shutdown] if tracing else [])],
         state=State({"tracing": tracing}),
         template_config=TemplateConfig(directory=_PACKAGE_DIR / "templates", engine=JinjaTemplateEngine),
         request_max_body_size=settings.app.request_max_body_size,

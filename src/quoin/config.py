@@ -159,6 +159,13 @@ class PasswordSettings(_Group, frozen=True):
     argon2_time_cost: PositiveInt = 3
     argon2_memory_cost: Annotated[int, msgspec.Meta(ge=8)] = 65_536
     argon2_parallelism: PositiveInt = 4
+    # Hashes computed at once (each holds ARGON2_MEMORY_COST KiB); 0 = one per CPU.
+    argon2_concurrency: NonNegativeInt = 0
+
+    @property
+    def concurrency(self) -> int:
+        """How many hashes may run at once."""
+        return self.argon2_concurrency or len(os.sched_getaffinity(0))
 
 
 DEVELOPMENT_SECRET_KEY = "quoin-development-only-secret-never-use-in-production"  # noqa: S105
