@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             drop_generated_error_responses,
             declare_closed_schemas,
             document_operation_security,
+            _freeze_startup_objects,
         ],
         on_shutdown=[_disposer(db_config), counter.close, passwords.close, *([tracing.shutdown] if tracing else [])],
         state=State({"tracing": tracing}),
@@ -139,6 +141,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_max_body_size=settings.app.request_max_body_size,
         debug=settings.app.debug,
     )
+
+
+def _freeze_startup_objects() -> None:
+    """Move every object alive after start-up out of the garbage collector's sight.
+
+    Modules, routes, schemas and compiled statements live as long as the
+    process; without this, each full collection walks them all again (a
+    latency spike under load, and most of a second at exit).
+    """
+    gc.freeze()
 
 
 def _disposer(db_config: SQLAlchemyAsyncConfig) -> Callable[[], Awaitable[None]]:

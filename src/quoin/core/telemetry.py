@@ -10,8 +10,10 @@ installs nothing at all.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
+from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 from opentelemetry.metrics import NoOpMeterProvider
@@ -53,9 +55,9 @@ class Tracing:
         )
 
     def instrument_engine(self, engine: AsyncEngine) -> None:
-        """Child spans for every SQL statement run on ``engine`` (statement text, never parameters)."""
+        """Child spans for every SQL statement of a sampled request run on ``engine`` (text, never parameters)."""
         meter = NoOpMeterProvider().get_meter(__name__)
-        EngineTracer(  # type: ignore[no-untyped-call]  # the instrumentation package is untyped
+        _SampledEngineTracer(  # type: ignore[no-untyped-call]  # the instrumentation package is untyped
             self.provider.get_tracer("opentelemetry.instrumentation.sqlalchemy", __version__),
             engine.sync_engine,
             meter.create_up_down_counter("db.client.connections.usage"),
@@ -64,3 +66,21 @@ class Tracing:
     async def shutdown(self) -> None:
         """Export what is still buffered, then stop."""
         await asyncio.to_thread(self.provider.shutdown)
+
+
+class _SampledEngineTracer(EngineTracer):
+    """The SQLAlchemy instrumentation, skipped for statements whose trace is not sampled.
+
+    Its listener parses the statement and builds a span for every execution;
+    under a sampling ratio most of those spans would be dropped anyway.
+    """
+
+    def _before_cur_exec(
+        self, conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool
+    ) -> tuple[str, Any]:
+        if not trace.get_current_span().is_recording():
+            return statement, params
+        traced: tuple[str, Any] = super()._before_cur_exec(  # type: ignore[no-untyped-call]
+            conn, cursor, statement, params, context, executemany
+        )
+        return traced

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from advanced_alchemy.extensions.litestar import (
     AlembicAsyncConfig,
@@ -12,12 +13,17 @@ from advanced_alchemy.extensions.litestar import (
     EngineConfig,
     SQLAlchemyAsyncConfig,
 )
+
+# advanced-alchemy's own helpers for its per-request scope state.
+from advanced_alchemy.extensions.litestar._utils import get_aa_scope_state, set_aa_scope_state
+from litestar.datastructures import State
+from litestar.types import Scope
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from quoin.config import DatabaseSettings
 
-__all__ = ["ALEMBIC_INI", "MIGRATIONS_DIR", "VERSION_TABLE", "sqlalchemy_config"]
+__all__ = ["ALEMBIC_INI", "MIGRATIONS_DIR", "VERSION_TABLE", "QuoinSQLAlchemyConfig", "sqlalchemy_config"]
 
 
 def _project_root() -> Path:
@@ -71,14 +77,54 @@ def _engine_factory(hooks: Sequence[EngineHook]) -> Callable[..., AsyncEngine]:
     return create_engine
 
 
-def sqlalchemy_config(settings: DatabaseSettings, engine_hooks: Sequence[EngineHook] = ()) -> SQLAlchemyAsyncConfig:
+# Requests that only read: their session runs without BEGIN/ROLLBACK round trips.
+READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
+
+
+@dataclass
+class QuoinSQLAlchemyConfig(SQLAlchemyAsyncConfig):
+    """advanced-alchemy's config, with autocommit sessions for requests that only read.
+
+    A ``GET`` or ``HEAD`` request reads, so its statements need no transaction
+    around them: its session is bound to the same engine (same pool) in
+    autocommit mode, which saves PostgreSQL two round trips per request
+    (``BEGIN`` before the first statement, ``ROLLBACK`` at the end). Every
+    other method gets a normal transactional session. A write reached from a
+    ``GET`` (an API key's ``last_used_at``) is a single statement, atomic on
+    its own.
+    """
+
+    _autocommit: tuple[AsyncEngine, AsyncEngine] | None = field(default=None, init=False, repr=False)
+
+    def provide_session(self, state: State, scope: Scope) -> AsyncSession:
+        """The request's session, created on first use."""
+        make_session = cast("async_sessionmaker[AsyncSession]", state[self.session_maker_app_state_key])
+        engine = make_session.kw.get("bind")
+        # A maker bound elsewhere than an engine (tests bind one connection) is used as it is.
+        if (
+            scope.get("method") not in READ_ONLY_METHODS
+            or not isinstance(engine, AsyncEngine)
+            or get_aa_scope_state(scope, self.session_scope_key) is not None
+        ):
+            return super().provide_session(state, scope)
+        session = make_session(bind=self._autocommit_engine(engine))
+        set_aa_scope_state(scope, self.session_scope_key, session)
+        return session
+
+    def _autocommit_engine(self, engine: AsyncEngine) -> AsyncEngine:
+        if self._autocommit is None or self._autocommit[0] is not engine:
+            self._autocommit = (engine, engine.execution_options(isolation_level="AUTOCOMMIT"))
+        return self._autocommit[1]
+
+
+def sqlalchemy_config(settings: DatabaseSettings, engine_hooks: Sequence[EngineHook] = ()) -> QuoinSQLAlchemyConfig:
     """The plugin config: it owns the engine's lifecycle and provides ``db_session`` per request.
 
     Writes commit inside the request through the service (``auto_commit=True``)
     so a failed commit is an error response, never a 2xx for data that was lost;
     the default ``before_send_handler`` then only closes the session.
     """
-    return SQLAlchemyAsyncConfig(
+    return QuoinSQLAlchemyConfig(
         connection_string=settings.url.render_as_string(hide_password=False),
         engine_config=_engine_config(settings),
         create_engine_callable=_engine_factory(engine_hooks),

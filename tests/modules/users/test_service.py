@@ -54,9 +54,10 @@ async def test_update_user_rehashes_a_new_password_and_normalises_a_new_email(se
         user.id, UserUpdate(email=" NEW@example.com", password="another secret"), actor=user
     )
 
-    assert updated.email == "new@example.com"
-    assert updated.hashed_password != old_hash
-    assert PasswordHasher().verify(updated.hashed_password, "another secret")
+    await service.repository.session.refresh(user)  # the update went around the ORM
+    assert updated.email == user.email == "new@example.com"
+    assert user.hashed_password != old_hash
+    assert PasswordHasher().verify(user.hashed_password, "another secret")
 
 
 async def test_update_user_without_changes_leaves_updated_at_alone(service: UserService) -> None:

@@ -16,12 +16,12 @@ from quoin.core.pagination import Limit, Offset
 from quoin.modules.api_keys.deps import provide_api_keys_service
 from quoin.modules.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPage, ApiKeyRead
 from quoin.modules.api_keys.service import ApiKeyService
-from quoin.modules.users.models import User
+from quoin.modules.users.schemas import UserRead
 
 __all__ = ["ApiKeyController"]
 
 ApiKeys = NamedDependency[ApiKeyService]
-CurrentUser = NamedDependency[User]
+CurrentUser = NamedDependency[UserRead]
 
 
 class ApiKeyController(Controller):

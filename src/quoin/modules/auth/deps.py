@@ -6,11 +6,11 @@ from typing import Any
 
 from litestar import Request
 
-from quoin.modules.users.models import User
+from quoin.modules.users.schemas import UserRead
 
 __all__ = ["provide_current_user"]
 
 
-def provide_current_user(request: Request[User, Any, Any]) -> User:
+def provide_current_user(request: Request[UserRead, Any, Any]) -> UserRead:
     """The authenticated caller (routes marked public never ask for it)."""
     return request.user

@@ -8,18 +8,18 @@ from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 
 from quoin.core.errors import ForbiddenError
-from quoin.modules.users.models import User
+from quoin.modules.users.schemas import UserRead
 
 __all__ = ["requires_self_or_superuser", "requires_superuser"]
 
 
-def requires_superuser(connection: ASGIConnection[Any, User, Any, Any], _: BaseRouteHandler) -> None:
+def requires_superuser(connection: ASGIConnection[Any, UserRead, Any, Any], _: BaseRouteHandler) -> None:
     """Only superusers pass."""
     if not connection.user.is_superuser:
         raise ForbiddenError("This requires a superuser")
 
 
-def requires_self_or_superuser(connection: ASGIConnection[Any, User, Any, Any], _: BaseRouteHandler) -> None:
+def requires_self_or_superuser(connection: ASGIConnection[Any, UserRead, Any, Any], _: BaseRouteHandler) -> None:
     """The user named by the ``user_id`` path parameter, or a superuser, pass."""
     user = connection.user
     if not user.is_superuser and connection.path_params.get("user_id") != user.id:

@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
+import msgspec
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig
 from litestar import Litestar
 from litestar.config.app import AppConfig
@@ -34,6 +35,7 @@ from quoin.modules.api_keys.keys import ApiKeyHasher
 from quoin.modules.api_keys.service import ApiKeyService
 from quoin.modules.users.models import User
 from quoin.modules.users.repository import UserRepository
+from quoin.modules.users.schemas import UserRead
 
 __all__ = [
     "API_KEY_HEADER",
@@ -86,7 +88,7 @@ class CredentialsMiddleware(JWTAuthenticationMiddleware):
             raise UnauthorizedError("Invalid or expired token") from None
 
 
-class QuoinAuth(JWTAuth[User, Token]):
+class QuoinAuth(JWTAuth[UserRead, Token]):
     """``JWTAuth`` documenting both ways in: the OAuth2 password flow and the API key header."""
 
     @property
@@ -194,15 +196,16 @@ def build_auth(secret_key: str, db_config: SQLAlchemyAsyncConfig, api_key_hasher
 
     async def credential_owner(
         credential: Token | ApiKeyCredential, connection: ASGIConnection[Any, Any, Any, Any]
-    ) -> User | None:
+    ) -> UserRead | None:
         session = db_config.provide_session(connection.app.state, connection.scope)
         if isinstance(credential, ApiKeyCredential):
-            return await ApiKeyService(session=session, hasher=api_key_hasher).authenticate(credential.key)
+            owner = await ApiKeyService(session=session, hasher=api_key_hasher).authenticate(credential.key)
+            return None if owner is None else msgspec.convert(owner, UserRead, from_attributes=True)
         try:
             user_id = UUID(credential.sub)
         except ValueError:
             return None
-        user = await UserRepository(session=session).get_one_or_none(id=user_id)
+        user = await UserRepository(session=session).get_public(user_id)
         return user if user is not None and user.is_active else None
 
     return QuoinAuth(

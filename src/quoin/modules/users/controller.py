@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from advanced_alchemy.filters import StatementFilter
+from advanced_alchemy.filters import LimitOffset, StatementFilter
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter
@@ -17,7 +17,6 @@ from quoin.core.errors import ForbiddenError
 from quoin.core.openapi import problem_responses
 from quoin.modules.auth.guards import requires_self_or_superuser, requires_superuser
 from quoin.modules.users.deps import provide_user_filters, provide_users_service
-from quoin.modules.users.models import User
 from quoin.modules.users.schemas import UserCreate, UserPage, UserRead, UserUpdate
 from quoin.modules.users.service import UserService
 
@@ -25,7 +24,7 @@ __all__ = ["UserController"]
 
 UserId = Annotated[UUID, PathParameter(title="User id", description="The user's UUID.")]
 Users = NamedDependency[UserService]
-CurrentUser = NamedDependency[User]
+CurrentUser = NamedDependency[UserRead]
 
 
 class UserController(Controller):
@@ -77,13 +76,13 @@ class UserController(Controller):
     async def list_users(self, users_service: Users, filters: NamedDependency[list[StatementFilter]]) -> UserPage:
         """A page of users, filtered and sorted by the query parameters, with the total count."""
         users, total = await users_service.list_users(filters)
-        page = users_service.to_schema(users, total=total, filters=filters, schema_type=UserRead)
-        return UserPage(items=list(page.items), total=page.total, limit=page.limit, offset=page.offset)
+        page = next(f for f in filters if isinstance(f, LimitOffset))
+        return UserPage(items=users, total=total, limit=page.limit, offset=page.offset)
 
     @get("/me", operation_id="GetCurrentUser", summary="Who am I", responses=problem_responses(401, 429, 500, 503))
-    async def get_current_user(self, users_service: Users, current_user: CurrentUser) -> UserRead:
+    async def get_current_user(self, current_user: CurrentUser) -> UserRead:
         """The authenticated caller's own account."""
-        return users_service.to_schema(current_user, schema_type=UserRead)
+        return current_user
 
     @get(
         "/{user_id:uuid}",
@@ -95,7 +94,7 @@ class UserController(Controller):
     )
     async def get_user(self, users_service: Users, user_id: UserId) -> UserRead:
         """One user by id."""
-        return users_service.to_schema(await users_service.get_user(user_id), schema_type=UserRead)
+        return await users_service.get_public(user_id)
 
     @patch(
         "/{user_id:uuid}",
@@ -111,8 +110,7 @@ class UserController(Controller):
 
         Only superusers may change `is_active` and `is_superuser`.
         """
-        user = await users_service.update_user(user_id, data, actor=current_user)
-        return users_service.to_schema(user, schema_type=UserRead)
+        return await users_service.update_user(user_id, data, actor=current_user)
 
     @delete(
         "/{user_id:uuid}",

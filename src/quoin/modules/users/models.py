@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from advanced_alchemy.base import UUIDv7AuditBase
-from sqlalchemy import CheckConstraint, String, false, true
+from sqlalchemy import CheckConstraint, Index, String, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from quoin.core.encryption import EncryptedText
@@ -15,7 +15,11 @@ class User(UUIDv7AuditBase):
     """An account: identified by a lower-cased, unique email; the password only as an Argon2 hash."""
 
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint("email = lower(email)", name="email_lowercase"),)
+    __table_args__ = (
+        CheckConstraint("email = lower(email)", name="email_lowercase"),
+        # The default list order (newest first, id as tie-breaker) reads a page off this index.
+        Index("ix_users_created_at_id", "created_at", "id"),
+    )
 
     email: Mapped[str] = mapped_column(String(254), unique=True)
     # Personal data: encrypted at rest (ENCRYPTION_KEYS); cannot be searched or unique.

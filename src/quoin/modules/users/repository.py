@@ -3,21 +3,82 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any, cast
 from uuid import UUID
 
 from advanced_alchemy.extensions.litestar import repository
-from sqlalchemy import CursorResult, Text, bindparam, select, type_coerce, update
+from advanced_alchemy.filters import LimitOffset, OrderBy, StatementFilter
+from sqlalchemy import CursorResult, Text, bindparam, func, select, type_coerce, update
 
 from quoin.modules.users.models import User
+from quoin.modules.users.schemas import UserRead
 
 __all__ = ["UserRepository"]
 
 
+# What clients may see of a user, in UserRead's field order.
+PUBLIC_COLUMNS = (
+    User.id,
+    User.email,
+    User.full_name,
+    User.is_active,
+    User.is_superuser,
+    User.created_at,
+    User.updated_at,
+)
+_PUBLIC_BY_ID = select(*PUBLIC_COLUMNS).where(User.id == bindparam("user_id"))
+
+
+def to_read(row: Any) -> UserRead:
+    """A row of ``PUBLIC_COLUMNS`` as the contract's ``UserRead``."""
+    return UserRead(**row._mapping)
+
+
 class UserRepository(repository.SQLAlchemyAsyncRepository[User]):
-    """advanced-alchemy's repository over ``users``."""
+    """advanced-alchemy's repository over ``users``.
+
+    The hot reads (the caller on every request, one user, a page of users)
+    skip the ORM: one Core statement whose rows become ``UserRead`` directly.
+    Entities are loaded only where they are changed.
+    """
 
     model_type = User
+
+    async def get_public(self, user_id: UUID) -> UserRead | None:
+        """The user with this id as clients see it, or None."""
+        connection = await self.session.connection()
+        row = (await connection.execute(_PUBLIC_BY_ID, {"user_id": user_id})).first()
+        return None if row is None else to_read(row)
+
+    async def list_public(self, filters: Sequence[StatementFilter]) -> tuple[list[UserRead], int]:
+        """One page of users as clients see them, and how many match ``filters`` in all.
+
+        The total is its own ``count(*)``: with a window count instead, every
+        page would sort and count the whole matching set.
+        """
+        page = select(*PUBLIC_COLUMNS)
+        count = select(func.count()).select_from(User)
+        for statement_filter in filters:
+            page = statement_filter.append_to_statement(page, User)
+            if not isinstance(statement_filter, OrderBy | LimitOffset):
+                count = statement_filter.append_to_statement(count, User)
+        connection = await self.session.connection()
+        rows = (await connection.execute(page)).all()
+        total = (await connection.execute(count)).scalar_one()
+        return [to_read(row) for row in rows], total
+
+    async def update_public(self, user_id: UUID, changes: dict[str, Any]) -> UserRead | None:
+        """Apply ``changes`` (column values) in one ``UPDATE … RETURNING``; the updated user, or None if gone."""
+        statement = (
+            update(User)
+            .where(User.id == user_id)
+            .values(**changes, updated_at=datetime.now(UTC))
+            .returning(*PUBLIC_COLUMNS)
+        )
+        connection = await self.session.connection()
+        row = (await connection.execute(statement)).first()
+        return None if row is None else to_read(row)
 
     async def stored_full_names(self, after: UUID | None, limit: int) -> Sequence[tuple[UUID, str]]:
         """The next ``limit`` non-null ``full_name`` values as stored (encrypted or not), in id order."""

@@ -11,13 +11,14 @@ import msgspec
 from advanced_alchemy.exceptions import RepositoryError
 from advanced_alchemy.extensions.litestar import service
 from advanced_alchemy.filters import StatementFilter
+from sqlalchemy.exc import IntegrityError
 
 from quoin.core.errors import ConflictError, ForbiddenError, NotFoundError, UnauthorizedError, ValidationError
 from quoin.core.passwords import Passwords
 from quoin.db.errors import is_unique_violation
 from quoin.modules.users.models import User
 from quoin.modules.users.repository import UserRepository
-from quoin.modules.users.schemas import UserCreate, UserUpdate, normalize_email
+from quoin.modules.users.schemas import UserCreate, UserRead, UserUpdate, normalize_email
 
 __all__ = ["UserService"]
 
@@ -48,6 +49,13 @@ class UserService(service.SQLAlchemyAsyncRepositoryService[User, UserRepository]
                 auto_commit=True,
             )
 
+    async def get_public(self, user_id: UUID) -> UserRead:
+        """The user with this id as clients see it, or ``NotFoundError``."""
+        user = await self.repository.get_public(user_id)
+        if user is None:
+            raise NotFoundError(USER_NOT_FOUND)
+        return user
+
     async def get_user(self, user_id: UUID) -> User:
         """The user with this id, or ``NotFoundError``."""
         user = await self.get_one_or_none(id=user_id)
@@ -55,9 +63,9 @@ class UserService(service.SQLAlchemyAsyncRepositoryService[User, UserRepository]
             raise NotFoundError(USER_NOT_FOUND)
         return user
 
-    async def list_users(self, filters: Sequence[StatementFilter]) -> tuple[Sequence[User], int]:
+    async def list_users(self, filters: Sequence[StatementFilter]) -> tuple[list[UserRead], int]:
         """One page of users and the total matching ``filters``."""
-        return await self.get_many_and_count(*filters)
+        return await self.repository.list_public(filters)
 
     async def authenticate(self, email: str, password: str) -> User:
         """The active user with these credentials, else ``UnauthorizedError``.
@@ -95,8 +103,8 @@ class UserService(service.SQLAlchemyAsyncRepositoryService[User, UserRepository]
         await self.repository.session.commit()
         return existing, False
 
-    async def update_user(self, user_id: UUID, data: UserUpdate, *, actor: User) -> User:
-        """Apply the fields present in ``data`` on behalf of ``actor``.
+    async def update_user(self, user_id: UUID, data: UserUpdate, *, actor: UserRead) -> UserRead:
+        """Apply the fields present in ``data`` on behalf of ``actor``, in one statement.
 
         Only superusers may change ``is_active`` or ``is_superuser`` (403);
         404 if the user is gone, 409 if the new email is taken.
@@ -110,11 +118,14 @@ class UserService(service.SQLAlchemyAsyncRepositoryService[User, UserRepository]
         if "password" in changes:
             await self._release_connection()
             changes["hashed_password"] = await self.passwords.hash(changes.pop("password"))
-        user = await self.get_user(user_id)
         if not changes:
-            return user
+            return await self.get_public(user_id)
         with _email_must_be_free():
-            return await self.update(changes, item_id=user.id, auto_commit=True)
+            user = await self.repository.update_public(user_id, changes)
+            await self.repository.session.commit()
+        if user is None:
+            raise NotFoundError(USER_NOT_FOUND)
+        return user
 
     async def _release_connection(self) -> None:
         """End the read transaction so no pooled connection waits through an Argon2 computation.
@@ -134,7 +145,7 @@ def _email_must_be_free() -> Iterator[None]:
     """Turn a unique-constraint violation on the email into a 409 conflict."""
     try:
         yield
-    except RepositoryError as exc:
+    except (RepositoryError, IntegrityError) as exc:
         if is_unique_violation(exc):
             raise ConflictError(EMAIL_TAKEN) from exc
         raise
