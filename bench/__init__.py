@@ -1,0 +1,1 @@
+"""The in-repo benchmark harness: ``./run bench`` (see docs/performance.md)."""

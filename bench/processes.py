@@ -1,0 +1,126 @@
+"""Server processes under test: spawn, wait until live, read their CPU time and memory, stop."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.postgres_server import free_port
+
+__all__ = ["ServerProcess", "spawn_app", "spawn_floor", "wait_until_idle"]
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+_INFO = re.compile(r'"level": ?"(info|debug)"')
+
+
+@dataclass
+class ServerProcess:
+    """One running server: its process, address and log file."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+    started_at: float = field(default_factory=time.perf_counter)
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def wait_live(self, timeout: float = 30.0) -> float:
+        """Block until ``GET /health/live`` answers 200; seconds since spawn."""
+        deadline = time.perf_counter() + timeout
+        while time.perf_counter() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.process.returncode}; see {self.log}:\n{self.tail()}")
+            if _answers_200(self.port, "/health/live"):
+                return time.perf_counter() - self.started_at
+            time.sleep(0.005)
+        raise RuntimeError(f"{self.name} was not live within {timeout:.0f} s; see {self.log}:\n{self.tail()}")
+
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time the process (all its threads) has used so far."""
+        # Fields after the parenthesised command name; utime and stime are the 14th and 15th overall.
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+    def memory_mib(self) -> tuple[float, float]:
+        """Resident memory now and at its peak (VmRSS, VmHWM), in MiB."""
+        values: dict[str, float] = {}
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            name, _, rest = line.partition(":")
+            if name in {"VmRSS", "VmHWM"}:
+                values[name] = int(rest.split()[0]) / 1024
+        return values["VmRSS"], values["VmHWM"]
+
+    def tail(self, lines: int = 20) -> str:
+        """The end of the server's log, info lines (one per request) left out if anything else is there."""
+        try:
+            text = self.log.read_text(errors="replace")
+        except OSError:
+            return ""
+        kept = [line for line in text.splitlines() if not _INFO.search(line)] or text.splitlines()
+        return "\n".join(kept[-lines:])
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it lingers."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def _answers_200(port: int, path: str) -> bool:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+    try:
+        connection.request("GET", path)
+        return connection.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        connection.close()
+
+
+def _spawn(name: str, args: list[str], env: dict[str, str], cwd: Path, log: Path, port: int) -> ServerProcess:
+    started = time.perf_counter()
+    with log.open("ab") as output:
+        # Own session: a Ctrl-C reaches the harness only, which then stops the servers in order.
+        process = subprocess.Popen(  # noqa: S603  # our own interpreter and modules
+            [sys.executable, *args], env=env, cwd=cwd, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    return ServerProcess(name=name, process=process, port=port, log=log, started_at=started)
+
+
+def spawn_app(env: dict[str, str], cwd: Path, log: Path) -> ServerProcess:
+    """``python -m quoin serve`` on a free port, with ``env`` as its whole environment."""
+    port = free_port()
+    return _spawn("app", ["-m", "quoin", "serve"], {**env, "PORT": str(port)}, cwd, log, port)
+
+
+def spawn_floor(env: dict[str, str], cwd: Path, log: Path) -> ServerProcess:
+    """The raw floor (``bench/floor.py``) on a free port, with the app's database and keys."""
+    port = free_port()
+    floor = Path(__file__).with_name("floor.py")
+    return _spawn("floor", [str(floor)], {**env, "PORT": str(port)}, cwd, log, port)
+
+
+def wait_until_idle(server: ServerProcess, *, below: float = 0.05, timeout: float = 30.0) -> float:
+    """Wait until the server uses under ``below`` of a core (work queued by a finished run is done); seconds waited."""
+    began = time.perf_counter()
+    while time.perf_counter() - began < timeout:
+        before = server.cpu_seconds()
+        time.sleep(0.25)
+        if (server.cpu_seconds() - before) / 0.25 < below:
+            break
+    return time.perf_counter() - began

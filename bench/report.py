@@ -1,0 +1,209 @@
+"""The results as tables: aligned text for the terminal, Markdown for docs, with the machine they came from."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import subprocess
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from tests.postgres_server import find_binary
+
+from bench.results import Results
+from bench.scenarios import SCENARIOS, median
+
+__all__ = ["machine", "render"]
+
+Table = tuple[list[str], list[list[str]]]
+_PACKAGES = (
+    "litestar",
+    "advanced-alchemy",
+    "sqlalchemy",
+    "uvicorn",
+    "uvloop",
+    "httptools",
+    "asyncpg",
+    "msgspec",
+    "argon2-cffi",
+)
+
+
+def _output(command: list[str]) -> str:
+    """What a command printed, stripped; empty when it cannot run."""
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+    except OSError:
+        return ""
+    return (result.stdout or result.stderr).strip()
+
+
+def _first_line(command: list[str]) -> str:
+    return (_output(command).splitlines() or ["unknown"])[0]
+
+
+def _proc_value(path: str, key: str) -> str:
+    for line in Path(path).read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name.strip() == key:
+            return value.strip()
+    return "unknown"
+
+
+def _version(package: str) -> str:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def machine() -> list[tuple[str, str]]:
+    """What the numbers were measured on."""
+    memory_kib = int(_proc_value("/proc/meminfo", "MemTotal").split()[0])
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    commit = _first_line(["git", "rev-parse", "--short", "HEAD"])
+    dirty = " (with uncommitted changes)" if _output(["git", "status", "--porcelain"]) else ""
+    return [
+        ("date", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")),
+        ("commit", commit + dirty),
+        ("CPU", _proc_value("/proc/cpuinfo", "model name")),
+        ("cores", str(os.cpu_count())),
+        ("RAM", f"{memory_kib / 1024 / 1024:.1f} GiB"),
+        ("kernel", platform.release()),
+        ("load average before the run", load),
+        ("Python", platform.python_version()),
+        ("PostgreSQL", _first_line([find_binary("postgres"), "--version"])),
+        ("wrk", _first_line(["wrk", "-v"]).split(" [")[0]),
+        *((package, _version(package)) for package in _PACKAGES),
+    ]
+
+
+def _ms(value: float) -> str:
+    return f"{value:.1f}" if value >= 10 else f"{value:.2f}"
+
+
+def _compared(results: Results) -> Table:
+    header = ["scenario", "app req/s", "floor req/s", "app/floor", "app p50 ms", "app p99 ms", "floor p99 ms"]
+    header += ["p99 app/floor", "app CPU ms/req", "floor CPU ms/req", "app errors"]
+    rows = []
+    for key, runs in results.compared.items():
+        app, floor = results.of(key, "app"), results.of(key, "floor")
+        rows.append(
+            [
+                SCENARIOS[key].title,
+                f"{median(app, lambda m: m.wrk.rps):.0f}",
+                f"{median(floor, lambda m: m.wrk.rps):.0f}",
+                f"{results.ratio(key):.2f}",
+                _ms(median(app, lambda m: m.wrk.p50_ms)),
+                _ms(median(app, lambda m: m.wrk.p99_ms)),
+                _ms(median(floor, lambda m: m.wrk.p99_ms)),
+                f"{results.p99_ratio(key):.2f}",
+                f"{median(app, lambda m: m.cpu_ms_per_request):.2f}",
+                f"{median(floor, lambda m: m.cpu_ms_per_request):.2f}",
+                str(sum(m.wrk.errors + m.wrk.socket_errors for m in runs if m.server == "app")),
+            ]
+        )
+    return header, rows
+
+
+def _hashing(results: Results) -> Table:
+    header = ["scenario", "req/s", "p50 ms", "p99 ms", "CPU ms/req", "errors", "Argon2 ceiling/s", "share of ceiling"]
+    rows = []
+    for key, m in results.hashing.items():
+        share = f"{m.wrk.rps / results.ceiling:.2f}" if results.ceiling else "n/a"
+        ceiling = f"{results.ceiling:.1f}" if results.ceiling else "n/a"
+        rows.append(
+            [
+                SCENARIOS[key].title,
+                f"{m.wrk.rps:.1f}",
+                _ms(m.wrk.p50_ms),
+                _ms(m.wrk.p99_ms),
+                f"{m.cpu_ms_per_request:.0f}",
+                str(m.wrk.errors + m.wrk.socket_errors),
+                ceiling,
+                share,
+            ]
+        )
+    return header, rows
+
+
+def _storm(results: Results) -> Table:
+    # No CPU column: the app's CPU time then includes the sign-ups' hashing.
+    header = ["GET /api/v1/users/{id}", "req/s", "p50 ms", "p99 ms", "errors", "sign-ups/s"]
+    storm = results.storm
+    if storm is None:
+        return header, []
+    runs = (("alone", storm.alone, "-"), ("during a sign-up storm", storm.during, f"{storm.signups.rps:.1f}"))
+    rows = [
+        [label, f"{m.wrk.rps:.0f}", _ms(m.wrk.p50_ms), _ms(m.wrk.p99_ms), str(m.wrk.errors + m.wrk.socket_errors), rate]
+        for label, m, rate in runs
+    ]
+    return header, rows
+
+
+def _process(results: Results) -> Table:
+    rows = []
+    if results.cold_starts:
+        samples = ", ".join(f"{s:.2f}" for s in results.cold_starts)
+        rows.append(
+            [
+                "app cold start (spawn → first 200 on /health/live)",
+                f"{statistics.median(results.cold_starts):.2f} s (median of {samples})",
+            ]
+        )
+    if results.app_memory:
+        rows.append(["app RSS after load / peak", f"{results.app_memory[0]:.0f} MiB / {results.app_memory[1]:.0f} MiB"])
+    if results.floor_memory:
+        rows.append(
+            ["floor RSS after load / peak", f"{results.floor_memory[0]:.0f} MiB / {results.floor_memory[1]:.0f} MiB"]
+        )
+    return ["process", "measured"], rows
+
+
+def _checks(results: Results) -> Table:
+    rows = [[c.name, c.measured, c.target, "yes" if c.met else "NO"] for c in results.checks()]
+    return ["target", "measured", "wanted", "met"], rows
+
+
+def _text_table(table: Table) -> str:
+    header, rows = table
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in [header, *rows]]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def _markdown_table(table: Table) -> str:
+    header, rows = table
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def render(results: Results, about: list[tuple[str, str]], *, markdown: bool) -> str:
+    """Every table that has rows, under a heading each; Markdown or aligned text."""
+    sections = [
+        ("Throughput and latency against the raw floor", _compared(results)),
+        ("Password hashing (sign-up, login)", _hashing(results)),
+        ("Reads during a sign-up storm", _storm(results)),
+        ("Process", _process(results)),
+        ("Targets", _checks(results)),
+    ]
+    table = _markdown_table if markdown else _text_table
+    out = [f"### {title}\n\n{table(t)}" if markdown else f"{title}\n{table(t)}" for title, t in sections if t[1]]
+    warnings = [
+        ("The floor does not answer like the app", results.parity),
+        ("Errors: these runs got error responses or lost connections, so their numbers are not valid",
+         results.failures()),
+    ]  # fmt: skip
+    for title, items in warnings:
+        if items:
+            lines = "\n".join(f"- {item}" for item in items)
+            out.insert(0, f"**{title}:**\n\n{lines}" if markdown else f"!! {title}:\n{lines}")
+    if markdown:
+        out.append("### Machine and settings\n\n" + _markdown_table((["what", "value"], [[k, v] for k, v in about])))
+    else:
+        out.append("Machine and settings\n" + "\n".join(f"  {k}: {v}" for k, v in about))
+    return "\n\n".join(out) + "\n"

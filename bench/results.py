@@ -1,0 +1,115 @@
+"""What a run measured, and how it compares with the targets."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+
+from bench.scenarios import SCENARIOS, Measurement, StormResult, median
+
+__all__ = ["Check", "Results"]
+
+# Throughput the app must reach, as a fraction of the floor's.
+FLOOR_TARGETS = {"get": 0.30, "list": 0.50, "patch": 0.20}
+READ_SCENARIOS = ("get", "list")
+READ_P99_MAX = 3.0  # app p99 / floor p99
+HASHING_TARGET = 0.8  # sign-ups or logins per second / Argon2 hashes per second
+STORM_P99_MAX = 2.0  # GET p99 during a sign-up storm / GET p99 alone
+RSS_MAX_MIB = 100.0
+COLD_START_MAX_S = 1.0
+
+
+@dataclass(frozen=True)
+class Check:
+    """One target: what was measured against what is wanted."""
+
+    name: str
+    measured: str
+    target: str
+    met: bool
+
+
+@dataclass
+class Results:
+    """Everything one run measured; sections left empty were not selected."""
+
+    compared: dict[str, list[Measurement]] = field(default_factory=dict)
+    hashing: dict[str, Measurement] = field(default_factory=dict)
+    ceiling: float | None = None
+    storm: StormResult | None = None
+    cold_starts: list[float] = field(default_factory=list)
+    app_memory: tuple[float, float] | None = None  # VmRSS, VmHWM in MiB
+    floor_memory: tuple[float, float] | None = None
+    parity: list[str] = field(default_factory=list)  # where the floor answers differently from the app
+
+    def of(self, key: str, server: str) -> list[Measurement]:
+        """The measurements of one scenario on one server."""
+        return [m for m in self.compared.get(key, []) if m.server == server]
+
+    def ratio(self, key: str) -> float:
+        """App req/s over floor req/s (medians over rounds)."""
+        floor = median(self.of(key, "floor"), lambda m: m.wrk.rps)
+        return median(self.of(key, "app"), lambda m: m.wrk.rps) / floor if floor else 0.0
+
+    def p99_ratio(self, key: str) -> float:
+        """App p99 over floor p99 (medians over rounds)."""
+        floor = median(self.of(key, "floor"), lambda m: m.wrk.p99_ms)
+        return median(self.of(key, "app"), lambda m: m.wrk.p99_ms) / floor if floor else float("inf")
+
+    def failures(self) -> list[str]:
+        """Runs in which a server answered errors or dropped connections."""
+        runs = [(key, m) for key, ms in self.compared.items() for m in ms]
+        runs += list(self.hashing.items())
+        if self.storm:
+            runs += [("storm (GET alone)", self.storm.alone), ("storm (GET during)", self.storm.during)]
+        found = [
+            f"{key} on {m.server}: {m.wrk.requests} requests, {m.wrk.errors} error responses, "
+            f"{m.wrk.socket_errors} socket errors"
+            for key, m in runs
+            if m.failed
+        ]
+        if self.storm and (self.storm.signups.errors or self.storm.signups.socket_errors):
+            found.append(f"storm sign-ups: {self.storm.signups.errors} error responses")
+        return found
+
+    def checks(self) -> list[Check]:
+        """Every target whose scenario ran."""
+        checks = [
+            _at_least(f"{SCENARIOS[k].title}: req/s vs floor", self.ratio(k), t)
+            for k, t in FLOOR_TARGETS.items()
+            if k in self.compared
+        ]
+        checks += [
+            _at_most(f"{SCENARIOS[k].title}: p99 vs floor", self.p99_ratio(k), READ_P99_MAX)
+            for k in READ_SCENARIOS
+            if k in self.compared
+        ]
+        if self.ceiling:
+            checks += [
+                _at_least(f"{SCENARIOS[k].title}: share of Argon2 ceiling", m.wrk.rps / self.ceiling, HASHING_TARGET)
+                for k, m in self.hashing.items()
+            ]
+        if self.storm:
+            ratio = self.storm.during.wrk.p99_ms / self.storm.alone.wrk.p99_ms
+            checks.append(_at_most("GET /api/v1/users/{id}: p99 during sign-up storm vs alone", ratio, STORM_P99_MAX))
+        if self.app_memory:
+            rss = self.app_memory[0]
+            checks.append(
+                Check(
+                    "app RSS after load (1 worker)", f"{rss:.0f} MiB", f"<= {RSS_MAX_MIB:.0f} MiB", rss <= RSS_MAX_MIB
+                )
+            )
+        if self.cold_starts:
+            cold = statistics.median(self.cold_starts)
+            checks.append(
+                Check("cold start (median)", f"{cold:.2f} s", f"<= {COLD_START_MAX_S:.0f} s", cold <= COLD_START_MAX_S)
+            )
+        return checks
+
+
+def _at_least(name: str, ratio: float, target: float) -> Check:
+    return Check(name, f"{ratio:.2f}x", f">= {target}x", ratio >= target)
+
+
+def _at_most(name: str, ratio: float, target: float) -> Check:
+    return Check(name, f"{ratio:.2f}x", f"<= {target}x", ratio <= target)

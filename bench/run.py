@@ -1,0 +1,195 @@
+"""``./run bench``: a private PostgreSQL, the app as users run it, the raw floor, wrk, and a report."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import sys
+import tempfile
+from collections.abc import Sequence
+from contextlib import ExitStack
+from pathlib import Path
+from types import FrameType
+
+import httpx
+
+from bench.database import Seeded, create_superuser, migrate, seed_users, start_postgres
+from bench.environment import BenchEnvironment
+from bench.hashing import hashing_ceiling
+from bench.load import ensure_wrk
+from bench.options import Options, parse
+from bench.parity import differences
+from bench.processes import ServerProcess, spawn_app, spawn_floor
+from bench.report import machine, render
+from bench.results import Results
+from bench.scenarios import FLOOR_SCENARIOS, HASHING_SCENARIOS, SCENARIOS, Load, Measurement, Runner
+from quoin.config import PasswordSettings
+
+__all__ = ["main"]
+
+ADMIN = ("bench-admin@example.com", "bench admin password 1234")
+COLD_STARTS = 3
+_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _say(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def _show(label: str, m: Measurement) -> None:
+    w = m.wrk
+    flag = f"  !! {w.errors} errors, {w.socket_errors} socket errors" if m.failed else ""
+    _say(
+        f"  {label:<34} {m.server:<5} {w.rps:9.1f} req/s  p50 {w.p50_ms:8.2f} ms  p99 {w.p99_ms:8.2f} ms"
+        f"  {m.cpu_ms_per_request:7.2f} CPU ms/req{flag}"
+    )
+
+
+def _interrupt(signum: int, _frame: FrameType | None) -> None:
+    # One unwinding for Ctrl-C, SIGTERM and SIGHUP; later signals (uv forwards the
+    # one it got too) are ignored so they cannot cut the clean-up short.
+    for other in _SIGNALS:
+        signal.signal(other, signal.SIG_IGN)
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _prepare(options: Options, workdir: Path, stack: ExitStack) -> tuple[BenchEnvironment, Seeded]:
+    """PostgreSQL started, migrated and seeded; the superuser created."""
+    _say("starting a private PostgreSQL")
+    postgres, url = start_postgres()
+    stack.callback(postgres.stop)
+    _say(f"  in {postgres.root}, port {postgres.port}")
+    env = BenchEnvironment.production(url).overridden(options.overrides)
+    _say("migrating (quoin database upgrade)")
+    migrate(env.variables, workdir)
+    _say(f"seeding {options.users} users")
+    seeded = asyncio.run(seed_users(env.settings(), url, options.users, workdir))
+    _say(f"  copied in {seeded.seconds:.2f} s")
+    create_superuser(env.variables, workdir, *ADMIN)
+    return env, seeded
+
+
+def _cold_starts(env: BenchEnvironment, workdir: Path) -> list[float]:
+    samples = []
+    for attempt in range(COLD_STARTS):
+        app = spawn_app(env.variables, workdir, workdir / f"cold-{attempt}.log")
+        try:
+            samples.append(app.wait_live())
+        finally:
+            app.stop()
+        _say(f"  cold start {attempt + 1}: {samples[-1]:.2f} s")
+    return samples
+
+
+def _start(server: ServerProcess, stack: ExitStack, logs: Path | None) -> ServerProcess:
+    if logs is not None:
+        stack.callback(_keep_log, server, logs)  # runs after the server has stopped
+    stack.callback(server.stop)
+    server.wait_live()
+    return server
+
+
+def _keep_log(server: ServerProcess, logs: Path) -> None:
+    logs.mkdir(parents=True, exist_ok=True)
+    shutil.copy(server.log, logs / server.log.name)
+
+
+def _load(options: Options, runner: Runner, passwords: PasswordSettings, results: Results) -> None:
+    """Every selected load scenario, in a fixed order (sign-ups last: they grow the table)."""
+    for key in (k for k in FLOOR_SCENARIOS if options.wants(k)):
+        _say(SCENARIOS[key].title)
+        results.compared[key] = runner.compare(SCENARIOS[key], options.rounds)
+        for m in results.compared[key]:
+            _show(SCENARIOS[key].title, m)
+    if options.wants(*HASHING_SCENARIOS):
+        _say("Argon2 ceiling (the app's hasher, one thread per core)")
+        results.ceiling = hashing_ceiling(passwords)
+        _say(f"  {results.ceiling:.1f} hashes/s")
+    for key in (k for k in HASHING_SCENARIOS if options.wants(k)):
+        _say(SCENARIOS[key].title)
+        results.hashing[key] = runner.alone(SCENARIOS[key])
+        _show(SCENARIOS[key].title, results.hashing[key])
+    if options.wants("storm"):
+        _say("GET /api/v1/users/{id} alone, then during a sign-up storm")
+        results.storm = runner.storm()
+        _show("alone", results.storm.alone)
+        _show("during sign-up storm", results.storm.during)
+        _say(f"  sign-ups during the storm: {results.storm.signups.rps:.1f}/s")
+
+
+def _measure(options: Options, workdir: Path, stack: ExitStack) -> tuple[Results, BenchEnvironment]:
+    env, seeded = _prepare(options, workdir, stack)
+    results = Results()
+    if options.wants("cold"):
+        _say("cold start of quoin serve")
+        results.cold_starts = _cold_starts(env, workdir)
+    if not options.wants(*FLOOR_SCENARIOS, *HASHING_SCENARIOS, "storm"):
+        return results, env
+    app = _start(spawn_app(env.variables, workdir, workdir / "app.log"), stack, options.logs)
+    floor = _start(spawn_floor(env.variables, workdir, workdir / "floor.log"), stack, options.logs)
+    _say(f"app on {app.base_url} (log {app.log}), floor on {floor.base_url}")
+    load = Load(options.duration, options.warmup, options.connections, options.threads, options.hashing_connections)
+    runner = Runner(app, floor, seeded, load, ADMIN)
+    results.parity = differences(app.base_url, floor.base_url, runner.token(), seeded.first_id())
+    for difference in results.parity:
+        _say(f"  !! the floor differs from the app: {difference}")
+    try:
+        _load(options, runner, env.settings().passwords, results)
+    except (RuntimeError, OSError, httpx.HTTPError) as exc:
+        for server in (app, floor):
+            if server.process.poll() is not None:
+                exc.add_note(f"{server.name} exited with {server.process.returncode}; its log ends:\n{server.tail()}")
+        raise
+    results.app_memory, results.floor_memory = app.memory_mib(), floor.memory_mib()
+    if results.failures():
+        _say(f"the app answered errors; the end of its log ({app.log}):\n{app.tail()}")
+    return results, env
+
+
+def _settings(options: Options, env: BenchEnvironment) -> list[tuple[str, str]]:
+    passwords = env.settings().passwords
+    rows = [
+        ("measured run / warm-up", f"{options.duration} s / {options.warmup} s, {options.rounds} app/floor rounds"),
+        ("wrk", f"{options.threads} threads, {options.connections} connections ({options.hashing_connections} for "
+         "sign-up/login)"),
+        ("seeded users", str(options.users)),
+        ("Argon2id", f"time_cost={passwords.argon2_time_cost}, memory_cost={passwords.argon2_memory_cost} KiB, "
+         f"parallelism={passwords.argon2_parallelism}"),
+        ("app", "quoin serve, ENV=production, WORKERS=1, LOG_FORMAT=json (to a file), metrics and auth on, "
+         "OTEL_ENABLED=true with OTEL_TRACES_SAMPLER_ARG=0.1 (no exporter), RATE_LIMIT_ENABLED=false"),
+    ]  # fmt: skip
+    if options.overrides:
+        rows.append(("app settings overridden", " ".join(f"{k}={v}" for k, v in options.overrides.items())))
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark: 0 done, 1 a server answered errors, 2 it could not run, 130 interrupted."""
+    options = parse(argv, "Benchmark the app, as production runs it, against a raw floor (docs/performance.md).")
+    for signum in _SIGNALS:
+        signal.signal(signum, _interrupt)
+    about = machine()  # before anything of ours runs: the load average is the machine's own
+    if os.getloadavg()[0] > 1.0:
+        _say(f"warning: load average {os.getloadavg()[0]:.1f}: others use the CPU; numbers will be low and noisy")
+    try:
+        ensure_wrk()
+        with ExitStack() as stack:
+            workdir = Path(tempfile.mkdtemp(prefix="quoin-bench-"))
+            stack.callback(shutil.rmtree, workdir, ignore_errors=True)
+            results, env = _measure(options, workdir, stack)
+            _say("stopping servers, removing temporary files")
+    except KeyboardInterrupt:
+        _say("interrupted; servers stopped, temporary files removed")
+        return 130
+    except (RuntimeError, OSError, httpx.HTTPError) as exc:
+        # A server that would not start or died, a missing binary: say why, no traceback.
+        _say("error: " + "\n".join([str(exc), *getattr(exc, "__notes__", [])]))
+        return 2
+    about += _settings(options, env)
+    print(render(results, about, markdown=False))
+    if options.markdown:
+        options.markdown.write_text(render(results, about, markdown=True))
+        _say(f"wrote {options.markdown}")
+    return 1 if results.failures() else 0

@@ -1,0 +1,199 @@
+"""The scenarios, and how one is measured: warm up, run wrk, read the server's CPU time, let it go idle."""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import httpx
+
+from bench.database import SEED_PASSWORD, Seeded
+from bench.load import WrkResult, start_wrk, wait_wrk
+from bench.processes import ServerProcess, wait_until_idle
+
+__all__ = [
+    "FLOOR_SCENARIOS",
+    "HASHING_SCENARIOS",
+    "SCENARIOS",
+    "Load",
+    "Measurement",
+    "Runner",
+    "Scenario",
+    "StormResult",
+]
+
+JSON = "Content-Type: application/json"
+FORM = "Content-Type: application/x-www-form-urlencoded"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One kind of request, with the wrk script that makes it."""
+
+    key: str
+    title: str
+    path: str
+    script: str | None
+    script_args: Callable[[Seeded], list[str]]
+    headers: tuple[str, ...] = ()
+    authenticated: bool = True
+
+
+def _get_args(seeded: Seeded) -> list[str]:
+    return [str(seeded.ids_file), "GET"]
+
+
+def _patch_args(seeded: Seeded) -> list[str]:
+    return [str(seeded.ids_file), "PATCH"]
+
+
+def _signup_args(_seeded: Seeded) -> list[str]:
+    # A fresh tag per run: every sign-up email is new, across warm-ups and rounds.
+    return [uuid.uuid4().hex[:8], SEED_PASSWORD]
+
+
+SCENARIOS = {
+    "get": Scenario("get", "GET /api/v1/users/{id}", "/api/v1/users/", "by_id.lua", _get_args),
+    "list": Scenario("list", "GET /api/v1/users/?limit=20", "/api/v1/users/?limit=20", None, lambda _: []),
+    "patch": Scenario("patch", "PATCH /api/v1/users/{id}", "/api/v1/users/", "by_id.lua", _patch_args, (JSON,)),
+    "signup": Scenario(
+        "signup", "POST /api/v1/users/ (sign-up)", "/api/v1/users/", "signup.lua", _signup_args, (JSON,), False
+    ),
+    "login": Scenario(
+        "login",
+        "POST /api/v1/auth/token (login)",
+        "/api/v1/auth/token",
+        "login.lua",
+        lambda seeded: [str(seeded.emails_file), SEED_PASSWORD],
+        (FORM,),
+        False,
+    ),
+}
+FLOOR_SCENARIOS = ("get", "list", "patch")
+HASHING_SCENARIOS = ("signup", "login")
+
+
+@dataclass(frozen=True)
+class Load:
+    """How hard and how long wrk drives a server."""
+
+    duration: int
+    warmup: int
+    connections: int
+    threads: int
+    hashing_connections: int
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One measured wrk run against one server."""
+
+    server: str
+    wrk: WrkResult
+    cpu_ms_per_request: float
+
+    @property
+    def failed(self) -> bool:
+        """The server answered errors (status >= 400), dropped connections, or answered nothing."""
+        return self.wrk.errors > 0 or self.wrk.socket_errors > 0 or self.wrk.requests == 0
+
+
+def median(measurements: Sequence[Measurement], value: Callable[[Measurement], float]) -> float:
+    """The median of ``value`` over ``measurements``."""
+    return statistics.median(value(m) for m in measurements)
+
+
+@dataclass(frozen=True)
+class StormResult:
+    """GET /users/{id} alone and while sign-ups hash passwords next to it."""
+
+    alone: Measurement
+    during: Measurement
+    signups: WrkResult
+
+
+class Runner:
+    """Runs scenarios against the app and the floor."""
+
+    def __init__(
+        self, app: ServerProcess, floor: ServerProcess, seeded: Seeded, load: Load, admin: tuple[str, str]
+    ) -> None:
+        self.app = app
+        self.floor = floor
+        self.seeded = seeded
+        self.load = load
+        self.admin = admin
+
+    def token(self) -> str:
+        """A bearer token for the superuser, from the app's login endpoint."""
+        email, password = self.admin
+        response = httpx.post(
+            f"{self.app.base_url}/api/v1/auth/token", data={"username": email, "password": password}, timeout=30
+        )
+        if response.status_code != 200:
+            raise RuntimeError(f"the superuser cannot log in: {response.status_code} {response.text:.500}")
+        return str(response.json()["access_token"])
+
+    def _start(
+        self, server: ServerProcess, scenario: Scenario, seconds: int, connections: int
+    ) -> subprocess.Popen[str]:
+        headers = list(scenario.headers)
+        if scenario.authenticated:
+            # A fresh token for every wrk run: none outlives ACCESS_TOKEN_TTL.
+            headers.append(f"Authorization: Bearer {self.token()}")
+        return start_wrk(
+            server.base_url + scenario.path,
+            duration=seconds,
+            connections=connections,
+            threads=self.load.threads,
+            script=scenario.script,
+            script_args=scenario.script_args(self.seeded),
+            headers=headers,
+        )
+
+    def measure(self, server: ServerProcess, scenario: Scenario) -> Measurement:
+        """Warm up, then one measured run; waits for the server to finish queued work before and after."""
+        connections = self.load.hashing_connections if scenario.key in HASHING_SCENARIOS else self.load.connections
+        wait_wrk(self._start(server, scenario, self.load.warmup, connections))
+        wait_until_idle(server)
+        run = self._start(server, scenario, self.load.duration, connections)
+        before = server.cpu_seconds()
+        result = wait_wrk(run)
+        return Measurement(server.name, result, self._cpu_per_request(server, before, result))
+
+    @staticmethod
+    def _cpu_per_request(server: ServerProcess, before: float, result: WrkResult) -> float:
+        cpu = server.cpu_seconds() - before
+        wait_until_idle(server)
+        return 1000 * cpu / max(result.requests, 1)
+
+    def compare(self, scenario: Scenario, rounds: int) -> list[Measurement]:
+        """App, floor, app, floor…: interleaved so drift on the machine hits both alike."""
+        return [self.measure(server, scenario) for _ in range(rounds) for server in (self.app, self.floor)]
+
+    def alone(self, scenario: Scenario) -> Measurement:
+        """The app only (scenarios with no floor)."""
+        return self.measure(self.app, scenario)
+
+    def storm(self) -> StormResult:
+        """GET /users/{id} p99 alone, then again while a sign-up storm runs in a second wrk."""
+        get, signup = SCENARIOS["get"], SCENARIOS["signup"]
+        alone = self.measure(self.app, get)
+        load = self.load
+        storm = self._start(self.app, signup, load.warmup + load.duration + 2, load.hashing_connections)
+        try:
+            time.sleep(load.warmup)  # the storm reaches its steady state first
+            run = self._start(self.app, get, load.duration, load.connections)
+            before = self.app.cpu_seconds()
+            result = wait_wrk(run)
+            signups = wait_wrk(storm)
+        except BaseException:
+            storm.kill()
+            storm.wait()
+            raise
+        during = Measurement(self.app.name, result, self._cpu_per_request(self.app, before, result))
+        return StormResult(alone=alone, during=during, signups=signups)
