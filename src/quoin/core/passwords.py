@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import sys
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
@@ -13,6 +17,20 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from quoin.config import PasswordSettings
 
 __all__ = ["Passwords"]
+
+
+def _yield_cpu_to_requests() -> None:
+    """Run this hashing thread (and the lane threads Argon2 starts from it) at the lowest CPU priority.
+
+    Hashing is off the event loop but still competes for the cores: at equal
+    priority a sign-up storm slows every other request. Niced, hashing gets
+    whatever CPU the requests leave, which is all of it when nothing else runs.
+    Linux nices single threads; elsewhere this may apply to the process or fail
+    (then it is skipped).
+    """
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
 
 
 class Passwords:
@@ -30,7 +48,9 @@ class Passwords:
             memory_cost=settings.argon2_memory_cost,
             parallelism=settings.argon2_parallelism,
         )
-        self._pool = ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="argon2")
+        self._pool = ThreadPoolExecutor(
+            max_workers=settings.concurrency, thread_name_prefix="argon2", initializer=_yield_cpu_to_requests
+        )
 
     @cached_property
     def _dummy_hash(self) -> str:
