@@ -18,7 +18,7 @@ __all__ = ["UserRepository"]
 
 
 # What clients may see of a user, in UserRead's field order.
-PUBLIC_COLUMNS = (
+_PUBLIC_COLUMNS = (
     User.id,
     User.email,
     User.full_name,
@@ -27,11 +27,11 @@ PUBLIC_COLUMNS = (
     User.created_at,
     User.updated_at,
 )
-_PUBLIC_BY_ID = select(*PUBLIC_COLUMNS).where(User.id == bindparam("user_id"))
+_PUBLIC_BY_ID = select(*_PUBLIC_COLUMNS).where(User.id == bindparam("user_id"))
 
 
-def to_read(row: Any) -> UserRead:
-    """A row of ``PUBLIC_COLUMNS`` as the contract's ``UserRead``."""
+def _to_read(row: Any) -> UserRead:
+    """A row of ``_PUBLIC_COLUMNS`` as the contract's ``UserRead``."""
     return UserRead(**row._mapping)
 
 
@@ -49,7 +49,7 @@ class UserRepository(repository.SQLAlchemyAsyncRepository[User]):
         """The user with this id as clients see it, or None."""
         connection = await self.session.connection()
         row = (await connection.execute(_PUBLIC_BY_ID, {"user_id": user_id})).first()
-        return None if row is None else to_read(row)
+        return None if row is None else _to_read(row)
 
     async def list_public(self, filters: Sequence[StatementFilter]) -> tuple[list[UserRead], int]:
         """One page of users as clients see them, and how many match ``filters`` in all.
@@ -57,7 +57,7 @@ class UserRepository(repository.SQLAlchemyAsyncRepository[User]):
         The total is its own ``count(*)``: with a window count instead, every
         page would sort and count the whole matching set.
         """
-        page = select(*PUBLIC_COLUMNS)
+        page = select(*_PUBLIC_COLUMNS)
         count = select(func.count()).select_from(User)
         for statement_filter in filters:
             page = statement_filter.append_to_statement(page, User)
@@ -66,7 +66,7 @@ class UserRepository(repository.SQLAlchemyAsyncRepository[User]):
         connection = await self.session.connection()
         rows = (await connection.execute(page)).all()
         total = (await connection.execute(count)).scalar_one()
-        return [to_read(row) for row in rows], total
+        return [_to_read(row) for row in rows], total
 
     async def update_public(self, user_id: UUID, changes: dict[str, Any]) -> UserRead | None:
         """Apply ``changes`` (column values) in one ``UPDATE … RETURNING``; the updated user, or None if gone."""
@@ -74,11 +74,11 @@ class UserRepository(repository.SQLAlchemyAsyncRepository[User]):
             update(User)
             .where(User.id == user_id)
             .values(**changes, updated_at=datetime.now(UTC))
-            .returning(*PUBLIC_COLUMNS)
+            .returning(*_PUBLIC_COLUMNS)
         )
         connection = await self.session.connection()
         row = (await connection.execute(statement)).first()
-        return None if row is None else to_read(row)
+        return None if row is None else _to_read(row)
 
     async def stored_full_names(self, after: UUID | None, limit: int) -> Sequence[tuple[UUID, str]]:
         """The next ``limit`` non-null ``full_name`` values as stored (encrypted or not), in id order."""
