@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import msgspec
@@ -54,6 +54,8 @@ BEARER_SCHEME = "OAuth2PasswordBearer"
 # ``request.auth`` of a request authenticated by an API key (bearer requests carry their Token).
 API_KEY_AUTH = "api_key"
 API_KEY_SCHEME = "APIKeyHeader"
+# Scope key: a bearer token already verified by the rate limiter (encoded, decoded), so it is verified once.
+_VERIFIED_TOKEN = "quoin.verified_token"  # noqa: S105  # a scope key, not a secret
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +88,18 @@ class CredentialsMiddleware(JWTAuthenticationMiddleware):
             return await self.authenticate_token(encoded_token=token.strip(), connection=connection)
         except NotAuthorizedException:
             raise UnauthorizedError("Invalid or expired token") from None
+
+    async def authenticate_token(
+        self, encoded_token: str, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        """Litestar's check, reusing the token the rate limiter already verified for this request, if any."""
+        verified = cast("tuple[str, Token] | None", connection.scope.get(_VERIFIED_TOKEN))
+        if verified is None or verified[0] != encoded_token:
+            return await super().authenticate_token(encoded_token, connection)
+        user = await self.retrieve_user_handler(verified[1], connection)
+        if user is None:
+            raise NotAuthorizedException
+        return AuthenticationResult(user=user, auth=verified[1])
 
 
 class QuoinAuth(JWTAuth[UserRead, Token]):
@@ -155,10 +169,15 @@ def token_user_identity(auth: QuoinAuth) -> Callable[[Scope], str | None]:
         scheme, _, token = headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             return None
+        encoded = token.strip()
         try:
-            decoded = Token.decode(token.strip(), secret=auth.token_secret, algorithm=auth.algorithm)
+            # The same checks as authentication's, so that it can reuse the result.
+            decoded = Token.decode(
+                encoded, secret=auth.token_secret, algorithm=auth.algorithm, require_claims=auth.require_claims
+            )
         except NotAuthorizedException:
             return None
+        scope[_VERIFIED_TOKEN] = (encoded, decoded)  # type: ignore[literal-required]  # a key of our own
         return f"user:{decoded.sub}"
 
     return identify
