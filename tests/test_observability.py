@@ -152,6 +152,31 @@ async def test_each_request_writes_one_access_line_with_the_operational_fields(
     assert line["timestamp"].endswith("Z")
 
 
+async def test_a_client_that_hangs_up_before_its_body_is_read_is_a_499_not_a_server_error(
+    app: Litestar, logs: LogCapture
+) -> None:
+    sent: list[dict[str, Any]] = []
+
+    async def hang_up() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+        "path": USERS, "raw_path": USERS.encode(), "query_string": b"", "root_path": "",
+        "headers": [(b"host", b"testserver"), (b"content-type", b"application/json"), (b"content-length", b"64")],
+        "client": ("203.0.113.9", 5000), "server": ("testserver", 80),
+    }  # fmt: skip
+    await app(scope, hang_up, send)  # type: ignore[arg-type]
+
+    assert sent[0]["status"] == 499
+    [line] = logs.access(f"{USERS.rstrip('/')}")
+    assert line["status"] == 499
+    assert not [e for e in logs.events() if e["event"] == "unhandled_exception"]
+
+
 async def test_anonymous_and_unmatched_requests_are_logged_too(client: httpx.AsyncClient, logs: LogCapture) -> None:
     await client.get("/api/v1/nowhere")
     await client.get(f"{USERS}me")

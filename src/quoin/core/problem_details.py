@@ -21,7 +21,7 @@ import structlog
 from advanced_alchemy.exceptions import AdvancedAlchemyError
 from advanced_alchemy.exceptions import NotFoundError as RepositoryNotFoundError
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, InternalServerException, ValidationException
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
@@ -115,7 +115,19 @@ def _field_error_of(item: Mapping[str, Any]) -> FieldError:
     return _field_error(message, "body") if key == "data" else FieldError(field=key, message=message)
 
 
+# Litestar's signal that the client hung up while its request body was being read.
+_CLIENT_GONE = "client disconnected prematurely"
+# nginx's status for it: not a server error (no crash log, no 5xx in the metrics); nobody receives it.
+CLIENT_CLOSED_REQUEST = 499
+
+
 def _from_http_exception(exc: HTTPException) -> ProblemDetailsException:
+    if isinstance(exc, InternalServerException) and exc.detail == _CLIENT_GONE:
+        return _Problem(
+            status_code=CLIENT_CLOSED_REQUEST,
+            title="Client Closed Request",
+            detail="The client closed the connection before its request was read",
+        )
     if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
         errors = [_field_error_of(item) for item in exc.extra if isinstance(item, Mapping)]
         error = ValidationError("The request does not match the schema", errors=errors)
