@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -27,7 +28,7 @@ from dnslib import QTYPE, RR, A, DNSRecord
 from dnslib.server import DNSLogger, DNSServer
 
 from tests.postgres_server import free_port
-from tests.test_serve import DATABASE_VARIABLES
+from tests.test_serve import clean_environment
 
 __all__ = ["HAPROXY_CONFIG", "Instance", "LoopbackCluster"]
 
@@ -134,9 +135,8 @@ class LoopbackCluster:
         return sum(state == "UP" for state in self.server_states().values()) == self.size
 
     def _start_instance(self, address: str, port: int) -> Instance:
-        clean = {k: v for k, v in os.environ.items() if not k.startswith(DATABASE_VARIABLES)}
         env = {
-            **clean,
+            **clean_environment(),
             "DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis_url,
             "HOST": address,
@@ -172,7 +172,7 @@ class LoopbackCluster:
         }
 
     @staticmethod
-    def wait_until(condition: Any, seconds: float, what: str) -> None:
+    def wait_until(condition: Callable[[], bool], seconds: float, what: str) -> None:
         """Poll ``condition`` every 50 ms; fail after ``seconds``."""
         deadline = time.monotonic() + seconds
         while not condition():

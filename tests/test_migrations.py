@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +20,7 @@ import quoin.modules  # noqa: F401  # registers the models
 from quoin.db.config import ALEMBIC_INI
 from quoin.db.migrations import alembic_config
 from tests.conftest import DatabaseFactory
+from tests.test_serve import clean_environment
 
 PROJECT_ROOT = ALEMBIC_INI.parent
 
@@ -71,7 +71,7 @@ async def test_upgrade_downgrade_upgrade_leaves_no_drift(
 
 
 def run_cli(*args: str, database_url: URL) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("POSTGRES_", "DATABASE_URL"))}
+    env = clean_environment()
     env["DATABASE_URL"] = database_url.render_as_string(hide_password=False)
     return subprocess.run(args, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
 

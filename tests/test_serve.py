@@ -22,6 +22,11 @@ from tests.postgres_server import free_port
 DATABASE_VARIABLES = ("DATABASE_URL", "POSTGRES_", "SQLITE_PATH", "ENV", "PORT", "HOST")
 
 
+def clean_environment() -> dict[str, str]:
+    """This process's environment without the variables that choose a database, an environment or an address."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(DATABASE_VARIABLES)}
+
+
 def start_server(cwd: Path, **env: str) -> tuple[subprocess.Popen[str], str]:
     """Start ``python -m quoin serve`` in ``cwd`` and wait until it is ready; the process and its base URL.
 
@@ -29,7 +34,7 @@ def start_server(cwd: Path, **env: str) -> tuple[subprocess.Popen[str], str]:
     test's own. The drain period is off unless ``env`` sets ``DRAIN_SECONDS``.
     """
     port = free_port()
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(DATABASE_VARIABLES)}
+    clean = clean_environment()
     process = subprocess.Popen(
         [sys.executable, "-m", "quoin", "serve"],
         cwd=cwd,
@@ -73,7 +78,7 @@ def serving(cwd: Path, **env: str) -> Iterator[str]:
 
 def create_superuser(cwd: Path, email: str, **env: str) -> str:
     """Run the README's superuser command; returns its output line."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(DATABASE_VARIABLES)}
+    clean = clean_environment()
     result = subprocess.run(
         [sys.executable, "-m", "quoin", "users", "create-superuser", "--email", email],
         cwd=cwd, env={**clean, **env, "QUOIN_SUPERUSER_PASSWORD": PASSWORD}, capture_output=True, text=True,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -21,7 +20,7 @@ from sqlalchemy.pool import NullPool
 from tests.conftest import DatabaseFactory
 from tests.helpers import PRODUCTION
 from tests.postgres_server import PrivatePostgres, free_port
-from tests.test_serve import DATABASE_VARIABLES
+from tests.test_serve import clean_environment
 
 
 class ServeProcess:
@@ -30,7 +29,7 @@ class ServeProcess:
     def __init__(self, cwd: Path, database_url: URL | str, **env: str) -> None:
         url = database_url if isinstance(database_url, str) else database_url.render_as_string(hide_password=False)
         self.base = f"http://127.0.0.1:{free_port()}"
-        clean = {k: v for k, v in os.environ.items() if not k.startswith(DATABASE_VARIABLES)}
+        clean = clean_environment()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "quoin", "serve"],
             cwd=cwd,
@@ -95,7 +94,7 @@ async def test_in_production_serve_waits_for_the_migration_job_and_never_migrate
         tables_while_waiting = await asyncio.to_thread(_tables, url)
         with_no_listener = await asyncio.to_thread(_connect_error, server.base)
 
-        env = {k: v for k, v in os.environ.items() if not k.startswith(DATABASE_VARIABLES)}
+        env = clean_environment()
         migration = await asyncio.to_thread(
             subprocess.run,
             [sys.executable, "-m", "quoin", "database", "upgrade", "--no-prompt"],

@@ -118,13 +118,13 @@ def _field_error_of(item: Mapping[str, Any]) -> FieldError:
 # Litestar's signal that the client hung up while its request body was being read.
 _CLIENT_GONE = "client disconnected prematurely"
 # nginx's status for it: not a server error (no crash log, no 5xx in the metrics); nobody receives it.
-CLIENT_CLOSED_REQUEST = 499
+_CLIENT_CLOSED_REQUEST = 499
 
 
 def _from_http_exception(exc: HTTPException) -> ProblemDetailsException:
     if isinstance(exc, InternalServerException) and exc.detail == _CLIENT_GONE:
         return _Problem(
-            status_code=CLIENT_CLOSED_REQUEST,
+            status_code=_CLIENT_CLOSED_REQUEST,
             title="Client Closed Request",
             detail="The client closed the connection before its request was read",
         )
