@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import uuid
@@ -265,6 +266,19 @@ async def test_deactivating_a_user_stops_its_tokens_and_keys_at_once(
     reactivated = await client.patch(world.victim.path, json={"is_active": True}, headers=admin.headers)
     assert reactivated.status_code == 200
     assert (await client.get(f"{USERS}me", headers=world.victim.headers)).status_code == 200
+
+
+async def test_a_token_that_was_accepted_is_refused_once_it_expires(client: httpx.AsyncClient, world: World) -> None:
+    # Verified tokens are remembered (modules/auth/tokens.py); the memory must not outlive `exp`.
+    expires = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2)
+    claims = claims_for(world.victim.id, exp=expires)
+    headers = {"Authorization": f"Bearer {sign(claims, world.settings.security.secret_key)}"}
+    assert (await client.get(f"{USERS}me", headers=headers)).status_code == 200
+    assert (await client.get(f"{USERS}me", headers=headers)).status_code == 200
+
+    await asyncio.sleep((expires - datetime.now(UTC)).total_seconds() + 0.1)
+
+    assert_problem(await client.get(f"{USERS}me", headers=headers), 401)
 
 
 # --- sign-up ------------------------------------------------------------------------------

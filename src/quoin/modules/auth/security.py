@@ -8,11 +8,12 @@ deactivating a user, or revoking a key, takes effect at once on every instance.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 import msgspec
@@ -33,6 +34,7 @@ from quoin.core.errors import UnauthorizedError
 from quoin.core.observability import note_user_id, user_id_of
 from quoin.modules.api_keys.keys import ApiKeyHasher
 from quoin.modules.api_keys.service import ApiKeyService
+from quoin.modules.auth.tokens import TokenVerifier
 from quoin.modules.users.models import User
 from quoin.modules.users.repository import UserRepository
 from quoin.modules.users.schemas import UserRead
@@ -54,8 +56,6 @@ BEARER_SCHEME = "OAuth2PasswordBearer"
 # ``request.auth`` of a request authenticated by an API key (bearer requests carry their Token).
 API_KEY_AUTH = "api_key"
 API_KEY_SCHEME = "APIKeyHeader"
-# Scope key: a bearer token already verified by the rate limiter (encoded, decoded), so it is verified once.
-_VERIFIED_TOKEN = "quoin.verified_token"  # noqa: S105  # a scope key, not a secret
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +67,10 @@ class ApiKeyCredential:
 
 class CredentialsMiddleware(JWTAuthenticationMiddleware):
     """Authenticates with ``X-API-Key`` when present, else with ``Authorization: Bearer <jwt>``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._tokens = TokenVerifier(self._decode)
 
     async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
         """The caller's active user, or ``UnauthorizedError`` (401 with ``WWW-Authenticate: Bearer``)."""
@@ -89,17 +93,29 @@ class CredentialsMiddleware(JWTAuthenticationMiddleware):
         except NotAuthorizedException:
             raise UnauthorizedError("Invalid or expired token") from None
 
+    def _decode(self, encoded_token: str) -> Token:
+        # Litestar's own check (JWTAuthenticationMiddleware.authenticate_token), with this app's settings.
+        return self.token_cls.decode(
+            encoded_token=encoded_token,
+            secret=self.token_secret,
+            algorithm=self.algorithm,
+            audience=self.token_audience,
+            issuer=self.token_issuer,
+            require_claims=self.require_claims,
+            verify_exp=self.verify_expiry,
+            verify_nbf=self.verify_not_before,
+            strict_audience=self.strict_audience,
+        )
+
     async def authenticate_token(
         self, encoded_token: str, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
-        """Litestar's check, reusing the token the rate limiter already verified for this request, if any."""
-        verified = cast("tuple[str, Token] | None", connection.scope.get(_VERIFIED_TOKEN))
-        if verified is None or verified[0] != encoded_token:
-            return await super().authenticate_token(encoded_token, connection)
-        user = await self.retrieve_user_handler(verified[1], connection)
+        """The token's active user; ``NotAuthorizedException`` for a bad or expired token or no such user."""
+        token = self._tokens.verify(encoded_token)
+        user = await self.retrieve_user_handler(token, connection)
         if user is None:
             raise NotAuthorizedException
-        return AuthenticationResult(user=user, auth=verified[1])
+        return AuthenticationResult(user=user, auth=token)
 
 
 class QuoinAuth(JWTAuth[UserRead, Token]):
@@ -161,6 +177,11 @@ def token_user_identity(auth: QuoinAuth) -> Callable[[Scope], str | None]:
     the database; before authentication they count as their address, and after
     it as their owner (``api_key_owner_identity``).
     """
+    tokens = TokenVerifier(
+        functools.partial(
+            Token.decode, secret=auth.token_secret, algorithm=auth.algorithm, require_claims=auth.require_claims
+        )
+    )
 
     def identify(scope: Scope) -> str | None:
         headers = Headers.from_scope(scope)
@@ -169,16 +190,10 @@ def token_user_identity(auth: QuoinAuth) -> Callable[[Scope], str | None]:
         scheme, _, token = headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             return None
-        encoded = token.strip()
         try:
-            # The same checks as authentication's, so that it can reuse the result.
-            decoded = Token.decode(
-                encoded, secret=auth.token_secret, algorithm=auth.algorithm, require_claims=auth.require_claims
-            )
+            return f"user:{tokens.verify(token.strip()).sub}"
         except NotAuthorizedException:
             return None
-        scope[_VERIFIED_TOKEN] = (encoded, decoded)  # type: ignore[literal-required]  # a key of our own
-        return f"user:{decoded.sub}"
 
     return identify
 
