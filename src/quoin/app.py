@@ -33,13 +33,7 @@ from quoin.core.openapi import (
 )
 from quoin.core.passwords import Passwords
 from quoin.core.problem_details import problem_details_plugin
-from quoin.core.rate_limit import (
-    MemoryCounter,
-    RateLimiter,
-    RateLimitMiddleware,
-    RedisCounter,
-    add_rate_limit_headers,
-)
+from quoin.core.rate_limit import RateLimiter, RateLimitMiddleware, add_rate_limit_headers, window_counter
 from quoin.core.request_id import add_request_id_header
 from quoin.core.telemetry import Tracing
 from quoin.db.config import sqlalchemy_config
@@ -75,7 +69,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     auth = build_auth(settings.security.secret_key, db_config, api_key_hasher)
     token_issuer = TokenIssuer(auth, settings.security.access_token_ttl)
     limits = settings.rate_limit
-    counter = RedisCounter(limits.redis_url) if limits.redis_url else MemoryCounter()
+    counter = window_counter(limits.redis_url)
     limiter = RateLimiter(counter)
     login_throttle = LoginThrottle(
         limiter if limits.rate_limit_enabled else None,

@@ -24,19 +24,18 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import Counter
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from quoin.core.access import OPERATIONAL_PATH_PREFIXES
 from quoin.core.errors import TooManyRequestsError
 
 __all__ = [
+    "CounterStoreError",
     "MemoryCounter",
     "RateLimitMiddleware",
     "RateLimiter",
-    "RedisCounter",
     "Window",
     "add_rate_limit_headers",
+    "window_counter",
 ]
 
 WINDOW_SECONDS = 60
@@ -47,6 +46,10 @@ _HEADERS_STATE_KEY = "quoin.rate_limit_headers"
 RATE_LIMIT_STORE_FAILURES = Counter(
     "quoin_rate_limit_store_failures", "Rate-limit checks skipped because the counter store did not answer."
 )
+
+
+class CounterStoreError(Exception):
+    """The counter's store did not answer (raised by counters for their client library's errors)."""
 
 
 class WindowCounter(Protocol):
@@ -91,33 +94,14 @@ class MemoryCounter:
         """Nothing to release."""
 
 
-# One round trip, atomic in Redis, on any Redis version (EXPIRE's NX flag needs 7.0).
-_HIT_SCRIPT = """
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-return {count, redis.call('TTL', KEYS[1])}
-"""
+def window_counter(redis_url: str | None) -> WindowCounter:
+    """Redis windows when ``redis_url`` is set, else windows in this process's memory."""
+    if not redis_url:
+        return MemoryCounter()
+    # Imported only here: the Redis client costs 8 MiB and 40 ms of start-up to processes that never use it.
+    from quoin.core.redis_counter import RedisCounter  # noqa: PLC0415
 
-
-class RedisCounter:
-    """Windows in Redis: one atomic ``INCR`` plus an expiry set on the first hit, shared by every instance."""
-
-    def __init__(self, url: str) -> None:
-        self._redis = Redis.from_url(url, socket_timeout=0.25, socket_connect_timeout=0.25)
-        self._hit = self._redis.register_script(_HIT_SCRIPT)
-
-    async def hit(self, key: str, window_seconds: int) -> tuple[int, int]:
-        """Count one hit in Redis."""
-        count, ttl = await self._hit(keys=[key], args=[window_seconds])
-        return int(count), int(ttl) if int(ttl) > 0 else window_seconds
-
-    async def ping(self) -> None:
-        """Raise ``RedisError`` if Redis does not answer."""
-        await self._redis.ping()
-
-    async def close(self) -> None:
-        """Close the connection pool."""
-        await self._redis.aclose()
+    return RedisCounter(redis_url)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +144,7 @@ class RateLimiter:
             return None
         try:
             count, reset_in = await self.counter.hit(_KEY_PREFIX + key, self.window_seconds)
-        except (RedisError, OSError, TimeoutError) as exc:
+        except (CounterStoreError, OSError, TimeoutError) as exc:
             self._skip_until = time.monotonic() + _RETRY_STORE_AFTER_SECONDS
             RATE_LIMIT_STORE_FAILURES.inc()
             structlog.get_logger("quoin.rate_limit").warning("rate_limit_store_unavailable", error=repr(exc))

@@ -14,7 +14,6 @@ from typing import Any
 
 from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
 from opentelemetry import trace
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
@@ -41,6 +40,9 @@ class Tracing:
             sampler=ParentBased(TraceIdRatioBased(settings.otel_traces_sampler_arg)),
         )
         if endpoint := settings.traces_endpoint:
+            # Imported only here: the exporter brings protobuf, which a process that exports nothing need not load.
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter  # noqa: PLC0415
+
             self.provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
 
     def plugin(self) -> OpenTelemetryPlugin:
