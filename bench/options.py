@@ -9,7 +9,7 @@ from pathlib import Path
 
 __all__ = ["ALL", "Options", "parse"]
 
-ALL = ("get", "list", "patch", "signup", "login", "storm", "cold")
+ALL = ("get", "list", "patch", "signup", "login", "storm", "ladder", "cold")
 _LONGEST_RUN = 840
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tests.postgres_server import free_port
 
-__all__ = ["ServerProcess", "spawn_app", "spawn_floor", "wait_until_idle"]
+__all__ = ["ServerProcess", "spawn_app", "spawn_floor", "spawn_ladder", "wait_until_idle"]
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _INFO = re.compile(r'"level": ?"(info|debug)"')
@@ -113,6 +113,13 @@ def spawn_floor(env: dict[str, str], cwd: Path, log: Path) -> ServerProcess:
     port = free_port()
     floor = Path(__file__).with_name("floor.py")
     return _spawn("floor", [str(floor)], {**env, "PORT": str(port)}, cwd, log, port)
+
+
+def spawn_ladder(step: str, env: dict[str, str], cwd: Path, log: Path) -> ServerProcess:
+    """One step of the layer ladder (``bench/ladder.py``) on a free port, with the app's database and keys."""
+    port = free_port()
+    ladder = Path(__file__).with_name("ladder.py")
+    return _spawn(step, [str(ladder)], {**env, "PORT": str(port), "LADDER_STEP": step}, cwd, log, port)
 
 
 def wait_until_idle(server: ServerProcess, *, below: float = 0.05, timeout: float = 30.0) -> float:

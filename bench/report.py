@@ -13,7 +13,7 @@ from pathlib import Path
 from tests.postgres_server import find_binary
 
 from bench.results import Results
-from bench.scenarios import SCENARIOS, median
+from bench.scenarios import SCENARIOS, Measurement, median
 
 __all__ = ["machine", "render"]
 
@@ -143,6 +143,29 @@ def _storm(results: Results) -> Table:
     return header, rows
 
 
+def _ladder(results: Results) -> Table:
+    header = ["step", "req/s", "vs floor", "CPU ms/req", "CPU ms/req added", "p99 ms", "errors"]
+    if not results.ladder:
+        return header, []
+    floor = results.ladder[0][1]  # the ladder starts with the floor
+    rows = []
+    previous: Measurement | None = None
+    for step, m in results.ladder:
+        rows.append(
+            [
+                step,
+                f"{m.wrk.rps:.0f}",
+                f"{m.wrk.rps / floor.wrk.rps:.2f}" if floor.wrk.rps else "n/a",
+                f"{m.cpu_ms_per_request:.2f}",
+                "-" if previous is None else f"{m.cpu_ms_per_request - previous.cpu_ms_per_request:+.2f}",
+                _ms(m.wrk.p99_ms),
+                str(m.wrk.errors + m.wrk.socket_errors),
+            ]
+        )
+        previous = m
+    return header, rows
+
+
 def _process(results: Results) -> Table:
     rows = []
     if results.cold_starts:
@@ -188,6 +211,7 @@ def render(results: Results, about: list[tuple[str, str]], *, markdown: bool) ->
         ("Throughput and latency against the raw floor", _compared(results)),
         ("Password hashing (sign-up, login)", _hashing(results)),
         ("Reads during a sign-up storm", _storm(results)),
+        ("Where the time goes: GET /api/v1/users/{id}, one layer more per step", _ladder(results)),
         ("Process", _process(results)),
         ("Targets", _checks(results)),
     ]

@@ -41,6 +41,7 @@ class Results:
     app_memory: tuple[float, float] | None = None  # VmRSS, VmHWM in MiB
     floor_memory: tuple[float, float] | None = None
     parity: list[str] = field(default_factory=list)  # where the floor answers differently from the app
+    ladder: list[tuple[str, Measurement]] = field(default_factory=list)  # (what the step adds, its GET run)
 
     def of(self, key: str, server: str) -> list[Measurement]:
         """The measurements of one scenario on one server."""
@@ -62,6 +63,7 @@ class Results:
         runs += list(self.hashing.items())
         if self.storm:
             runs += [("storm (GET alone)", self.storm.alone), ("storm (GET during)", self.storm.during)]
+        runs += [(f"ladder: {step}", m) for step, m in self.ladder]
         found = [
             f"{key} on {m.server}: {m.wrk.requests} requests, {m.wrk.errors} error responses, "
             f"{m.wrk.socket_errors} socket errors"

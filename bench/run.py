@@ -8,7 +8,7 @@ import shutil
 import signal
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from types import FrameType
@@ -21,7 +21,7 @@ from bench.hashing import hashing_ceiling
 from bench.load import ensure_wrk
 from bench.options import Options, parse
 from bench.parity import differences
-from bench.processes import ServerProcess, spawn_app, spawn_floor
+from bench.processes import ServerProcess, spawn_app, spawn_floor, spawn_ladder
 from bench.report import machine, render
 from bench.results import Results
 from bench.scenarios import FLOOR_SCENARIOS, HASHING_SCENARIOS, SCENARIOS, Load, Measurement, Runner
@@ -32,6 +32,8 @@ __all__ = ["main"]
 ADMIN = ("bench-admin@example.com", "bench admin password 1234")
 COLD_STARTS = 3
 _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# The app with tracing and the access log off: authentication, middleware and metrics on their own.
+_QUIET_APP = {"OTEL_ENABLED": "false", "LOG_LEVEL": "WARNING"}
 
 
 def _say(message: str) -> None:
@@ -119,13 +121,33 @@ def _load(options: Options, runner: Runner, passwords: PasswordSettings, results
         _say(f"  sign-ups during the storm: {results.storm.signups.rps:.1f}/s")
 
 
+def _ladder(runner: Runner, env: BenchEnvironment, workdir: Path, logs: Path | None) -> list[tuple[str, Measurement]]:
+    """GET /users/{id} from the raw floor up to the app, one layer more per step (bench/ladder.py)."""
+    get = SCENARIOS["get"]
+    spawned: list[tuple[str, Callable[[], ServerProcess]]] = [
+        ("+ Litestar: routing, typed path parameter, UserRead answer (asyncpg pool)",
+         lambda: spawn_ladder("framework", env.variables, workdir, workdir / "ladder-framework.log")),
+        ("+ the app's data layer: request session (advanced-alchemy), UserRepository.get_public",
+         lambda: spawn_ladder("repository", env.variables, workdir, workdir / "ladder-repository.log")),
+        ("+ authentication (token, caller's row), guards, middleware, metrics: the app, tracing and access log off",
+         lambda: spawn_app(env.overridden(_QUIET_APP).variables, workdir, workdir / "ladder-quiet-app.log")),
+    ]  # fmt: skip
+    steps = [("raw floor: bare ASGI, asyncpg, hand-written SQL", runner.measure(runner.floor, get))]
+    for label, spawn in spawned:
+        _say(f"  {label}")
+        with ExitStack() as stack:
+            steps.append((label, runner.measure(_start(spawn(), stack, logs), get)))
+    steps.append(("+ tracing (10 % sampled) and the access log: the app as deployed", runner.measure(runner.app, get)))
+    return steps
+
+
 def _measure(options: Options, workdir: Path, stack: ExitStack) -> tuple[Results, BenchEnvironment]:
     env, seeded = _prepare(options, workdir, stack)
     results = Results()
     if options.wants("cold"):
         _say("cold start of quoin serve")
         results.cold_starts = _cold_starts(env, workdir)
-    if not options.wants(*FLOOR_SCENARIOS, *HASHING_SCENARIOS, "storm"):
+    if not options.wants(*FLOOR_SCENARIOS, *HASHING_SCENARIOS, "storm", "ladder"):
         return results, env
     app = _start(spawn_app(env.variables, workdir, workdir / "app.log"), stack, options.logs)
     floor = _start(spawn_floor(env.variables, workdir, workdir / "floor.log"), stack, options.logs)
@@ -137,6 +159,11 @@ def _measure(options: Options, workdir: Path, stack: ExitStack) -> tuple[Results
         _say(f"  !! the floor differs from the app: {difference}")
     try:
         _load(options, runner, env.settings().passwords, results)
+        if options.wants("ladder"):
+            _say("the layer ladder: GET /api/v1/users/{id}")
+            results.ladder = _ladder(runner, env, workdir, options.logs)
+            for label, m in results.ladder:
+                _show(label[:34], m)
     except (RuntimeError, OSError, httpx.HTTPError) as exc:
         for server in (app, floor):
             if server.process.poll() is not None:

@@ -1,0 +1,92 @@
+"""The layer ladder: ``GET /api/v1/users/{id}`` on Litestar with one more of the app's layers per step.
+
+Run as a script with ``LADDER_STEP`` set to one of ``STEPS``; reads
+``DATABASE_URL``, ``ENCRYPTION_KEYS`` and ``PORT`` like the floor. Between the
+raw floor and the app, it shows what each layer costs on this machine
+(docs/performance.md, "Where the time goes"):
+
+- ``framework``: a Litestar route (typed path parameter, the app's ``UserRead``
+  as the answer) over a plain asyncpg pool running the floor's SQL;
+- ``repository``: the same route reading through the app's own data layer: the
+  advanced-alchemy plugin's request session (autocommit for reads, as in the
+  app) and ``UserRepository.get_public``.
+
+Authentication, middleware, logging, metrics and tracing are the app's; the
+harness measures those steps on the app itself with settings turned off.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import asyncpg
+import uvicorn
+from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
+from litestar import Litestar, get
+from litestar.datastructures import State
+from litestar.exceptions import NotFoundException
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from quoin.config import Settings
+from quoin.core.encryption import FieldCipher
+from quoin.db.config import sqlalchemy_config
+from quoin.modules.users.repository import UserRepository
+from quoin.modules.users.schemas import UserRead
+
+__all__ = ["STEPS"]
+
+STEPS = ("framework", "repository")
+_GET = "SELECT id, email, full_name, is_active, is_superuser, created_at, updated_at FROM users WHERE id = $1"
+
+
+def _framework(settings: Settings) -> Litestar:
+    cipher = FieldCipher(settings.security.field_keys)
+
+    @get("/api/v1/users/{user_id:uuid}")
+    async def get_user(user_id: uuid.UUID, state: State) -> UserRead:
+        row = await state.pool.fetchrow(_GET, user_id)
+        if row is None:
+            raise NotFoundException("User not found")
+        stored = row["full_name"]
+        return UserRead(**{**dict(row), "full_name": None if stored is None else cipher.decrypt(stored)})
+
+    async def open_pool(app: Litestar) -> None:
+        dsn = settings.db.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        app.state.pool = await asyncpg.create_pool(dsn, min_size=20, max_size=30)  # the floor's pool
+
+    async def close_pool(app: Litestar) -> None:
+        await app.state.pool.close()
+
+    return Litestar([get_user, _live], on_startup=[open_pool], on_shutdown=[close_pool])
+
+
+def _repository(settings: Settings) -> Litestar:
+    cipher = FieldCipher(settings.security.field_keys)
+    db_config = sqlalchemy_config(settings.db, engine_hooks=[cipher.bind])
+
+    @get("/api/v1/users/{user_id:uuid}")
+    async def get_user(user_id: uuid.UUID, db_session: AsyncSession) -> UserRead:
+        user = await UserRepository(session=db_session).get_public(user_id)
+        if user is None:
+            raise NotFoundException("User not found")
+        return user
+
+    return Litestar([get_user, _live], plugins=[SQLAlchemyPlugin(config=db_config)])
+
+
+@get("/health/live")
+async def _live() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def main() -> None:
+    """Serve one step like the floor: uvicorn, one worker, default loop and HTTP, no access log."""
+    step = os.environ["LADDER_STEP"]
+    settings = Settings.from_env(env_file=None)
+    app = {"framework": _framework, "repository": _repository}[step](settings)
+    uvicorn.run(app, host="127.0.0.1", port=int(os.environ["PORT"]), access_log=False, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()
