@@ -49,7 +49,7 @@ def test_database_url_wins_and_gets_the_async_driver(scheme: str) -> None:
 def test_pool_settings_have_production_defaults() -> None:
     db = Settings.from_env({}, env_file=None).db
 
-    assert (db.db_pool_size, db.db_max_overflow, db.db_pool_pre_ping) == (20, 10, False)
+    assert (db.db_pool_size, db.db_max_overflow, db.db_pool_pre_ping) == (20, 0, False)
     assert db.db_pool_timeout > 0
 
 

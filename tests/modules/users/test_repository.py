@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from datetime import UTC
 
+import msgspec
 import pytest
 from advanced_alchemy.exceptions import RepositoryError
-from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from opentelemetry.sdk.trace import TracerProvider
+from sqlalchemy import event, text
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
+from quoin.config import Settings
+from quoin.core.encryption import FieldCipher
 from quoin.db.errors import is_unique_violation
 from quoin.modules.users.models import User
 from quoin.modules.users.repository import UserRepository
+from quoin.modules.users.schemas import UserRead
 
 
 @pytest.fixture
@@ -84,3 +91,74 @@ async def test_get_one_or_none_finds_by_email(repository: UserRepository) -> Non
 
     assert await repository.get_one_or_none(email="find.me@example.com") == added
     assert await repository.get_one_or_none(email="missing@example.com") is None
+
+
+# --- reads on the driver (quoin.db.direct) -----------------------------------------------
+
+
+@contextmanager
+def sqlalchemy_statements(engine: AsyncEngine) -> Iterator[list[str]]:
+    """The statements SQLAlchemy itself executes on ``engine`` meanwhile."""
+    seen: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        seen.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+async def test_a_user_by_id_is_read_on_the_driver_with_the_values_sqlalchemy_reads(
+    repository: UserRepository, engine: AsyncEngine
+) -> None:
+    user = await repository.add(User(email="ada@example.com", hashed_password="h", full_name="Ada Lovelace"))
+    expected = msgspec.convert(user, UserRead, from_attributes=True)
+
+    with sqlalchemy_statements(engine) as statements:
+        found = await repository.get_public(user.id)
+        missing = await repository.get_public(uuid.uuid4())
+
+    assert statements == []  # neither went through SQLAlchemy's execution
+    assert found == expected
+    assert found is not None
+    assert found.full_name == "Ada Lovelace"  # decrypted by the column's type
+    assert found.created_at.utcoffset() == UTC.utcoffset(None)
+    assert missing is None
+
+
+async def test_a_sampled_trace_reads_through_sqlalchemy_so_it_shows_the_statement(
+    repository: UserRepository, engine: AsyncEngine
+) -> None:
+    user = await repository.add(User(email="traced@example.com", hashed_password="h", full_name="Grace"))
+    tracer = TracerProvider().get_tracer(__name__)  # samples everything: its spans record
+
+    with sqlalchemy_statements(engine) as statements, tracer.start_as_current_span("request"):
+        found = await repository.get_public(user.id)
+
+    assert len(statements) == 1
+    assert "FROM users" in statements[0]
+    assert found == msgspec.convert(user, UserRead, from_attributes=True)
+
+
+async def test_a_driver_read_on_a_dead_connection_fails_through_sqlalchemy(
+    database_url: URL, settings: Settings, db: AsyncConnection
+) -> None:
+    engine = create_async_engine(database_url)
+    FieldCipher(settings.security.field_keys).bind(engine)
+    try:
+        async with AsyncSession(engine) as session:
+            repository = UserRepository(session=session)
+            assert await repository.get_public(uuid.uuid4()) is None
+            pid = (await (await session.connection()).exec_driver_sql("SELECT pg_backend_pid()")).scalar_one()
+            await db.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+
+            with pytest.raises(DBAPIError) as raised:
+                await repository.get_public(uuid.uuid4())
+
+        # SQLAlchemy saw the failure: it recognised the lost connection and dropped it from the pool.
+        assert raised.value.connection_invalidated
+    finally:
+        await engine.dispose()

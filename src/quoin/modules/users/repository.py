@@ -11,6 +11,7 @@ from advanced_alchemy.extensions.litestar import repository
 from advanced_alchemy.filters import LimitOffset, OrderBy, StatementFilter
 from sqlalchemy import CursorResult, Text, bindparam, func, select, type_coerce, update
 
+from quoin.db.direct import DirectQuery
 from quoin.modules.users.models import User
 from quoin.modules.users.schemas import UserRead
 
@@ -27,28 +28,29 @@ _PUBLIC_COLUMNS = (
     User.created_at,
     User.updated_at,
 )
-_PUBLIC_BY_ID = select(*_PUBLIC_COLUMNS).where(User.id == bindparam("user_id"))
+# The caller on every request, and GET /users/{id}: run on the driver (quoin.db.direct).
+_PUBLIC_BY_ID = DirectQuery(select(*_PUBLIC_COLUMNS).where(User.id == bindparam("user_id")))
 
 
-def _to_read(row: Any) -> UserRead:
+def _to_read(row: Sequence[Any]) -> UserRead:
     """A row of ``_PUBLIC_COLUMNS`` as the contract's ``UserRead``."""
-    return UserRead(**row._mapping)
+    return UserRead(**dict(zip(UserRead.__struct_fields__, row, strict=True)))
 
 
 class UserRepository(repository.SQLAlchemyAsyncRepository[User]):
     """advanced-alchemy's repository over ``users``.
 
     The hot reads (the caller on every request, one user, a page of users)
-    skip the ORM: one Core statement whose rows become ``UserRead`` directly.
-    Entities are loaded only where they are changed.
+    skip the ORM: one Core statement whose rows become ``UserRead`` directly;
+    the one by id, made on every request, runs on the driver
+    (``quoin.db.direct``). Entities are loaded only where they are changed.
     """
 
     model_type = User
 
     async def get_public(self, user_id: UUID) -> UserRead | None:
         """The user with this id as clients see it, or None."""
-        connection = await self.session.connection()
-        row = (await connection.execute(_PUBLIC_BY_ID, {"user_id": user_id})).first()
+        row = await _PUBLIC_BY_ID.first(self.session, {"user_id": user_id})
         return None if row is None else _to_read(row)
 
     async def list_public(self, filters: Sequence[StatementFilter]) -> tuple[list[UserRead], int]:
