@@ -40,6 +40,19 @@ async def test_full_name_is_ciphertext_in_the_table_and_plaintext_through_the_ap
     assert (await client.get(account.path, headers=account.headers)).json()["full_name"] == "Grace Hopper"
 
 
+async def test_a_name_changed_by_patch_is_stored_encrypted_too(
+    client: httpx.AsyncClient, db: AsyncConnection, settings: Settings
+) -> None:
+    account = await make_account(client, full_name="Before")
+
+    response = await client.patch(account.path, json={"full_name": "Katherine Johnson"}, headers=account.headers)
+
+    assert response.json()["full_name"] == "Katherine Johnson"
+    stored = await stored_name(db, account.id)
+    assert "Katherine" not in stored
+    assert FieldCipher(settings.security.field_keys).decrypt(stored) == "Katherine Johnson"
+
+
 async def test_the_same_name_encrypts_differently_each_time(client: httpx.AsyncClient, db: AsyncConnection) -> None:
     first = await sign_up(client, full_name="Same Name")
     second = await sign_up(client, full_name="Same Name")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -9,7 +10,7 @@ from uuid import UUID
 
 from advanced_alchemy.extensions.litestar import repository
 from advanced_alchemy.filters import LimitOffset, OrderBy, StatementFilter
-from sqlalchemy import CursorResult, Text, bindparam, func, select, type_coerce, update
+from sqlalchemy import CursorResult, Text, Update, bindparam, func, select, type_coerce, update
 
 from quoin.db.direct import DirectQuery
 from quoin.modules.users.models import User
@@ -30,6 +31,23 @@ _PUBLIC_COLUMNS = (
 )
 # The caller on every request, and GET /users/{id}: run on the driver (quoin.db.direct).
 _PUBLIC_BY_ID = DirectQuery(select(*_PUBLIC_COLUMNS).where(User.id == bindparam("user_id")))
+
+
+@functools.lru_cache(maxsize=64)  # one per set of changed columns: a handful in practice
+def _update_returning_public(columns: frozenset[str]) -> Update:
+    """``UPDATE users SET <columns>, updated_at … RETURNING`` the public columns, with bound values.
+
+    Built once per set of columns, so SQLAlchemy finds it in its compiled cache
+    without building and hashing a new statement for every PATCH.
+    """
+    table = User.__table__
+    new_values: dict[str, Any] = {name: bindparam(f"new_{name}") for name in sorted(columns)}  # typed by their columns
+    return (
+        update(table)  # type: ignore[arg-type]  # a mapped class's __table__ is a Table
+        .where(table.c.id == bindparam("user_id"))
+        .values(**new_values, updated_at=bindparam("now"))
+        .returning(*(table.c[column.key] for column in _PUBLIC_COLUMNS))
+    )
 
 
 def _to_read(row: Sequence[Any]) -> UserRead:
@@ -72,14 +90,10 @@ class UserRepository(repository.SQLAlchemyAsyncRepository[User]):
 
     async def update_public(self, user_id: UUID, changes: dict[str, Any]) -> UserRead | None:
         """Apply ``changes`` (column values) in one ``UPDATE … RETURNING``; the updated user, or None if gone."""
-        statement = (
-            update(User)
-            .where(User.id == user_id)
-            .values(**changes, updated_at=datetime.now(UTC))
-            .returning(*_PUBLIC_COLUMNS)
-        )
+        statement = _update_returning_public(frozenset(changes))
+        values = {f"new_{name}": value for name, value in changes.items()}
         connection = await self.session.connection()
-        row = (await connection.execute(statement)).first()
+        row = (await connection.execute(statement, {**values, "user_id": user_id, "now": datetime.now(UTC)})).first()
         return None if row is None else _to_read(row)
 
     async def stored_full_names(self, after: UUID | None, limit: int) -> Sequence[tuple[UUID, str]]:
