@@ -7,6 +7,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -118,6 +119,48 @@ async def test_without_traceparent_a_new_trace_starts(client: httpx.AsyncClient,
     [server] = [s for s in spans.get_finished_spans() if s.kind is SpanKind.SERVER]
     assert server.parent is None
     assert server.context.trace_id != int(TRACE_ID, 16)
+
+
+@contextmanager
+def traced_app_logs(app: Litestar) -> Iterator[tuple[InMemorySpanExporter, LogCapture]]:
+    """The spans ``app`` records and the log lines it writes meanwhile."""
+    exporter = InMemorySpanExporter()
+    app.state["tracing"].provider.add_span_processor(SimpleSpanProcessor(exporter))
+    root = logging.getLogger()
+    capture = LogCapture(next(h for h in root.handlers if h.formatter is not None).formatter)
+    root.addHandler(capture)
+    try:
+        yield exporter, capture
+    finally:
+        root.removeHandler(capture)
+
+
+async def test_an_unsampled_new_trace_skips_tracing_and_a_callers_trace_is_still_continued(database_url: URL) -> None:
+    async with running_app(make_settings(database_url, OTEL_TRACES_SAMPLER_ARG="0")) as (app, client):
+        with traced_app_logs(app) as (exporter, logs):
+            assert (await client.get("/api/v1/nowhere")).status_code == 404
+            [unsampled] = logs.access()
+            assert exporter.get_finished_spans() == ()
+            assert "trace_id" not in unsampled  # no span was made, so there is no trace to point at
+
+            sampled_by_caller = {"traceparent": f"00-{TRACE_ID}-{PARENT_SPAN_ID}-01"}
+            continued = await client.get("/api/v1/nowhere", headers=sampled_by_caller)
+
+    assert continued.status_code == 404
+    [server] = [s for s in exporter.get_finished_spans() if s.kind is SpanKind.SERVER]
+    assert format(server.context.trace_id, "032x") == TRACE_ID  # the caller sampled it: recorded at ratio 0
+    assert logs.access()[-1]["trace_id"] == TRACE_ID
+
+
+async def test_new_traces_are_sampled_at_the_configured_ratio(database_url: URL) -> None:
+    async with running_app(make_settings(database_url, OTEL_TRACES_SAMPLER_ARG="0.5")) as (app, client):
+        with traced_app_logs(app) as (exporter, _):
+            for _ in range(400):
+                await client.get("/api/v1/nowhere")
+
+    traced = len([s for s in exporter.get_finished_spans() if s.kind is SpanKind.SERVER])
+    # Binomial(400, 0.5): 200 ± 10; sampling twice (here, then again by the provider) would give ~100.
+    assert 150 <= traced <= 250, traced
 
 
 async def test_probes_and_metrics_are_not_traced(client: httpx.AsyncClient, spans: InMemorySpanExporter) -> None:

@@ -80,7 +80,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     outer: list[Middleware] = [RequestContextMiddleware()]
     if settings.http.hosts:
         outer.append(HostHeaderMiddleware(settings.http.hosts))
-    inner: list[Middleware] = []
+    inner: list[Middleware] = [tracing.middleware()] if tracing else []  # Litestar moves it outermost
     if limits.rate_limit_enabled:
         per_minute = limits.rate_limit_per_minute
         outer.append(RateLimitMiddleware(limiter, per_minute, token_user_identity(auth)))
@@ -109,7 +109,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             SQLAlchemyPlugin(config=db_config),
             problem_details_plugin(),
             structlog_plugin(settings.app, echo_sql=settings.db.db_echo),
-            *([tracing.plugin()] if tracing else []),
         ],
         middleware=inner,
         on_app_init=[auth.on_app_init, _outermost(outer)],
