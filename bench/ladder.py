@@ -1,6 +1,6 @@
 """The layer ladder: ``GET /api/v1/users/{id}`` on Litestar with one more of the app's layers per step.
 
-Run as a script with ``LADDER_STEP`` set to one of ``STEPS``; reads
+Run as a script with ``LADDER_STEP`` set to ``framework`` or ``repository``; reads
 ``DATABASE_URL``, ``ENCRYPTION_KEYS`` and ``PORT`` like the floor. Between the
 raw floor and the app, it shows what each layer costs on this machine
 (docs/performance.md, "Where the time goes"):
@@ -34,9 +34,8 @@ from quoin.db.config import sqlalchemy_config
 from quoin.modules.users.repository import UserRepository
 from quoin.modules.users.schemas import UserRead
 
-__all__ = ["STEPS"]
+__all__ = ["main"]
 
-STEPS = ("framework", "repository")
 _GET = "SELECT id, email, full_name, is_active, is_superuser, created_at, updated_at FROM users WHERE id = $1"
 
 
