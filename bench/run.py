@@ -137,7 +137,8 @@ def _ladder(runner: Runner, env: BenchEnvironment, workdir: Path, logs: Path | N
         _say(f"  {label}")
         with ExitStack() as stack:
             steps.append((label, runner.measure(_start(spawn(), stack, logs), get)))
-    steps.append(("+ tracing (10 % sampled) and the access log: the app as deployed", runner.measure(runner.app, get)))
+    deployed = runner.measure(runner.app, get)
+    steps.append(("+ tracing (sampled as configured) and the access log: the app as run", deployed))
     return steps
 
 
