@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -141,6 +142,24 @@ async def test_a_sampled_trace_reads_through_sqlalchemy_so_it_shows_the_statemen
     assert len(statements) == 1
     assert "FROM users" in statements[0]
     assert found == msgspec.convert(user, UserRead, from_attributes=True)
+
+
+async def test_with_sql_echo_on_the_read_goes_through_sqlalchemy_so_it_is_logged(
+    repository: UserRepository, engine: AsyncEngine
+) -> None:
+    user = await repository.add(User(email="echo@example.com", hashed_password="h"))
+    sql_log = logging.getLogger("sqlalchemy.engine")
+    level = sql_log.level
+    sql_log.setLevel(logging.INFO)  # what DB_ECHO=true sets
+    try:
+        with sqlalchemy_statements(engine) as statements:
+            found = await repository.get_public(user.id)
+    finally:
+        sql_log.setLevel(level)
+
+    assert len(statements) == 1
+    assert found is not None
+    assert found.email == "echo@example.com"
 
 
 async def test_a_driver_read_on_a_dead_connection_fails_through_sqlalchemy(
