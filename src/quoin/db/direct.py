@@ -71,7 +71,7 @@ class DirectQuery:
         driver = cast("asyncpg.Connection", (await connection.get_raw_connection()).driver_connection)
         try:
             record = await driver.fetchrow(compiled.sql, *args)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError, TimeoutError):
             return (await connection.execute(self._statement, params)).first()
         if record is None:
             return None

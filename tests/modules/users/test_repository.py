@@ -163,7 +163,7 @@ async def test_with_sql_echo_on_the_read_goes_through_sqlalchemy_so_it_is_logged
 
 
 async def test_a_driver_read_on_a_dead_connection_fails_through_sqlalchemy(
-    database_url: URL, settings: Settings, db: AsyncConnection
+    database_url: URL, settings: Settings
 ) -> None:
     engine = create_async_engine(database_url)
     FieldCipher(settings.security.field_keys).bind(engine)
@@ -171,8 +171,8 @@ async def test_a_driver_read_on_a_dead_connection_fails_through_sqlalchemy(
         async with AsyncSession(engine) as session:
             repository = UserRepository(session=session)
             assert await repository.get_public(uuid.uuid4()) is None
-            pid = (await (await session.connection()).exec_driver_sql("SELECT pg_backend_pid()")).scalar_one()
-            await db.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            # The connection dies under the session (as when its server goes away).
+            (await (await session.connection()).get_raw_connection()).driver_connection.terminate()
 
             with pytest.raises(DBAPIError) as raised:
                 await repository.get_public(uuid.uuid4())
