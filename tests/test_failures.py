@@ -12,9 +12,9 @@ import pytest
 import structlog
 from litestar import get
 from litestar.security.jwt import Token
-from sqlalchemy import text
-from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import event, text
+from sqlalchemy.engine import URL, Connection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from quoin.core.access import PUBLIC
 from tests.conftest import make_settings
@@ -103,6 +103,29 @@ async def test_an_update_whose_commit_fails_never_answers_2xx_and_changes_nothin
 
     assert_problem(response, 500)
     assert (await client.get(account.path, headers=account.headers)).json() == account.user
+
+
+@pytest.mark.committing
+async def test_a_patch_is_one_statement_committed_on_its_own_and_a_delete_is_a_transaction(
+    client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    account = await make_account(client)
+    writes: list[tuple[str, object]] = []
+
+    def record(connection: Connection, _cursor: object, statement: str, *_: object) -> None:
+        if statement.startswith(("UPDATE", "DELETE")):
+            writes.append((statement[:6], connection.get_execution_options().get("isolation_level")))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        patched = await client.patch(account.path, json={"full_name": "Once"}, headers=account.headers)
+        deleted = await client.delete(account.path, headers=account.headers)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+    assert (patched.status_code, deleted.status_code) == (200, 204)
+    # The PATCH needs no BEGIN/COMMIT around its single UPDATE; the DELETE (find, then delete) gets a transaction.
+    assert writes == [("UPDATE", "AUTOCOMMIT"), ("DELETE", None)]
 
 
 async def test_an_unexpected_crash_is_a_generic_500_and_the_trace_goes_to_the_log(database_url: URL) -> None:

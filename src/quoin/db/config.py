@@ -23,7 +23,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from quoin.config import DatabaseSettings
 
-__all__ = ["ALEMBIC_INI", "MIGRATIONS_DIR", "VERSION_TABLE", "QuoinSQLAlchemyConfig", "sqlalchemy_config"]
+__all__ = [
+    "ALEMBIC_INI",
+    "MIGRATIONS_DIR",
+    "ONE_STATEMENT",
+    "ONE_STATEMENT_OPT_KEY",
+    "VERSION_TABLE",
+    "QuoinSQLAlchemyConfig",
+    "sqlalchemy_config",
+]
 
 
 def _project_root() -> Path:
@@ -79,19 +87,31 @@ def _engine_factory(hooks: Sequence[EngineHook]) -> Callable[..., AsyncEngine]:
 
 # Requests that only read: their session runs without BEGIN/ROLLBACK round trips.
 READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
+# Route ``opt`` of a handler whose only write is one statement, atomic on its own: its session autocommits too.
+ONE_STATEMENT_OPT_KEY = "quoin.one_statement"
+ONE_STATEMENT = {ONE_STATEMENT_OPT_KEY: True}
+
+
+def _needs_no_transaction(scope: Scope) -> bool:
+    if scope.get("method") in READ_ONLY_METHODS:
+        return True
+    handler = scope.get("route_handler")
+    return handler is not None and bool(handler.opt.get(ONE_STATEMENT_OPT_KEY))
 
 
 @dataclass
 class QuoinSQLAlchemyConfig(SQLAlchemyAsyncConfig):
-    """advanced-alchemy's config, with autocommit sessions for requests that only read.
+    """advanced-alchemy's config, with autocommit sessions for requests that need no transaction.
 
     A ``GET`` or ``HEAD`` request reads, so its statements need no transaction
     around them: its session is bound to the same engine (same pool) in
     autocommit mode, which saves PostgreSQL two round trips per request
-    (``BEGIN`` before the first statement, ``ROLLBACK`` at the end). Every
-    other method gets a normal transactional session. A write reached from a
-    ``GET`` (an API key's ``last_used_at``) is a single statement, atomic on
-    its own.
+    (``BEGIN`` before the first statement, ``ROLLBACK`` at the end). So does a
+    route marked ``opt=ONE_STATEMENT``, whose only write is a single statement
+    (``PATCH /users/{id}``: one ``UPDATE … RETURNING``): the statement commits
+    as it completes, or fails whole. Every other request gets a normal
+    transactional session. A write reached from a ``GET`` (an API key's
+    ``last_used_at``) is a single statement, atomic on its own.
     """
 
     _autocommit: tuple[AsyncEngine, AsyncEngine] | None = field(default=None, init=False, repr=False)
@@ -102,7 +122,7 @@ class QuoinSQLAlchemyConfig(SQLAlchemyAsyncConfig):
         engine = make_session.kw.get("bind")
         # A maker bound elsewhere than an engine (tests bind one connection) is used as it is.
         if (
-            scope.get("method") not in READ_ONLY_METHODS
+            not _needs_no_transaction(scope)
             or not isinstance(engine, AsyncEngine)
             or get_aa_scope_state(scope, self.session_scope_key) is not None
         ):

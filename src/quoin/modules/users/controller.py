@@ -15,6 +15,7 @@ from quoin.config import Settings
 from quoin.core.access import PUBLIC
 from quoin.core.errors import ForbiddenError
 from quoin.core.openapi import problem_responses
+from quoin.db.config import ONE_STATEMENT
 from quoin.modules.auth.guards import requires_self_or_superuser, requires_superuser
 from quoin.modules.users.deps import provide_user_filters, provide_users_service
 from quoin.modules.users.schemas import UserCreate, UserPage, UserRead, UserUpdate
@@ -102,6 +103,7 @@ class UserController(Controller):
         summary="Update a user (self or superuser)",
         guards=[requires_self_or_superuser],
         responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 429, 500, 503),
+        opt=ONE_STATEMENT,  # UserService.update_user writes with one UPDATE … RETURNING
     )
     async def update_user(
         self, users_service: Users, current_user: CurrentUser, user_id: UserId, data: JSONBody[UserUpdate]
