@@ -21,7 +21,7 @@ from bench.hashing import hashing_ceiling
 from bench.load import ensure_wrk
 from bench.options import Options, parse
 from bench.parity import differences
-from bench.processes import ServerProcess, spawn_app, spawn_floor, spawn_ladder
+from bench.processes import ServerProcess, compile_bytecode, spawn_app, spawn_floor, spawn_ladder
 from bench.report import machine, render
 from bench.results import Results
 from bench.scenarios import FLOOR_SCENARIOS, HASHING_SCENARIOS, SCENARIOS, Load, Measurement, Runner
@@ -70,6 +70,7 @@ def _prepare(options: Options, workdir: Path, stack: ExitStack) -> tuple[BenchEn
     seeded = asyncio.run(seed_users(env.settings(), url, options.users, workdir))
     _say(f"  copied in {seeded.seconds:.2f} s")
     create_superuser(env.variables, workdir, *ADMIN)
+    compile_bytecode()
     return env, seeded
 
 
