@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -17,6 +18,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from quoin.config import PasswordSettings
 
 __all__ = ["Passwords"]
+
+_T = TypeVar("_T")
 
 
 def _yield_cpu_to_requests() -> None:
@@ -59,12 +62,12 @@ class Passwords:
         # Made on first use: it costs one hash, which start-up need not pay.
         return self._hasher.hash("quoin-dummy-password")
 
-    async def _run(self, work: Callable[[], object]) -> object:
+    async def _run(self, work: Callable[[], _T]) -> _T:
         return await asyncio.get_running_loop().run_in_executor(self._pool, work)
 
     async def hash(self, password: str) -> str:
         """The PHC-format Argon2id hash of ``password``."""
-        return str(await self._run(lambda: self._hasher.hash(password)))
+        return await self._run(lambda: self._hasher.hash(password))
 
     async def verify(self, password_hash: str | None, password: str) -> bool:
         """Whether ``password`` matches ``password_hash``; with no hash, spend the same work and say no."""
@@ -72,7 +75,7 @@ class Passwords:
             matched = await self._run(lambda: self._hasher.verify(password_hash or self._dummy_hash, password))
         except (VerificationError, InvalidHashError):
             return False
-        return bool(matched) and password_hash is not None
+        return matched and password_hash is not None
 
     def close(self) -> None:
         """Let the pool's threads end (app shutdown)."""

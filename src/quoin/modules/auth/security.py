@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cached_property
 from typing import Any
 from uuid import UUID
 
@@ -23,7 +24,7 @@ from litestar.config.app import AppConfig
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Headers
 from litestar.exceptions import NotAuthorizedException
-from litestar.middleware import AuthenticationResult
+from litestar.middleware import AuthenticationResult, DefineMiddleware
 from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, Operation, SecurityRequirement, SecurityScheme
 from litestar.routes import HTTPRoute
 from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
@@ -68,9 +69,9 @@ class ApiKeyCredential:
 class CredentialsMiddleware(JWTAuthenticationMiddleware):
     """Authenticates with ``X-API-Key`` when present, else with ``Authorization: Bearer <jwt>``."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, tokens: TokenVerifier, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._tokens = TokenVerifier(self._decode)
+        self._tokens = tokens  # QuoinAuth's: the rate limiter verifies with the same one
 
     async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
         """The caller's active user, or ``UnauthorizedError`` (401 with ``WWW-Authenticate: Bearer``)."""
@@ -93,20 +94,6 @@ class CredentialsMiddleware(JWTAuthenticationMiddleware):
         except NotAuthorizedException:
             raise UnauthorizedError("Invalid or expired token") from None
 
-    def _decode(self, encoded_token: str) -> Token:
-        # Litestar's own check (JWTAuthenticationMiddleware.authenticate_token), with this app's settings.
-        return self.token_cls.decode(
-            encoded_token=encoded_token,
-            secret=self.token_secret,
-            algorithm=self.algorithm,
-            audience=self.token_audience,
-            issuer=self.token_issuer,
-            require_claims=self.require_claims,
-            verify_exp=self.verify_expiry,
-            verify_nbf=self.verify_not_before,
-            strict_audience=self.strict_audience,
-        )
-
     async def authenticate_token(
         self, encoded_token: str, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
@@ -120,6 +107,30 @@ class CredentialsMiddleware(JWTAuthenticationMiddleware):
 
 class QuoinAuth(JWTAuth[UserRead, Token]):
     """``JWTAuth`` documenting both ways in: the OAuth2 password flow and the API key header."""
+
+    @cached_property
+    def tokens(self) -> TokenVerifier:
+        """The one verifier of this app's bearer tokens: Litestar's checks, with this config's settings."""
+        return TokenVerifier(
+            functools.partial(
+                self.token_cls.decode,
+                secret=self.token_secret,
+                algorithm=self.algorithm,
+                audience=self.accepted_audiences,
+                issuer=self.accepted_issuers,
+                require_claims=self.require_claims,
+                verify_exp=self.verify_expiry,
+                verify_nbf=self.verify_not_before,
+                strict_audience=self.strict_audience,
+            )
+        )
+
+    @property
+    def middleware(self) -> DefineMiddleware:
+        """Litestar's authentication middleware definition, handed the shared token verifier."""
+        definition = super().middleware
+        definition.kwargs["tokens"] = self.tokens
+        return definition
 
     @property
     def openapi_components(self) -> Components:
@@ -175,13 +186,9 @@ def token_user_identity(auth: QuoinAuth) -> Callable[[Scope], str | None]:
     A token counts as its user only when its signature and expiry hold, so
     nobody can spend another user's budget. API keys cannot be checked without
     the database; before authentication they count as their address, and after
-    it as their owner (``api_key_owner_identity``).
+    it as their owner (``api_key_owner_identity``). It verifies with the
+    authentication's own verifier, so a token is checked once per process.
     """
-    tokens = TokenVerifier(
-        functools.partial(
-            Token.decode, secret=auth.token_secret, algorithm=auth.algorithm, require_claims=auth.require_claims
-        )
-    )
 
     def identify(scope: Scope) -> str | None:
         headers = Headers.from_scope(scope)
@@ -191,7 +198,7 @@ def token_user_identity(auth: QuoinAuth) -> Callable[[Scope], str | None]:
         if scheme.lower() != "bearer" or not token:
             return None
         try:
-            return f"user:{tokens.verify(token.strip()).sub}"
+            return f"user:{auth.tokens.verify(token.strip()).sub}"
         except NotAuthorizedException:
             return None
 
