@@ -28,7 +28,7 @@ from quoin.app import create_app
 from quoin.config import Settings
 from quoin.db.migrations import upgrade_to_head
 from tests.helpers import db_config_of, engine_of
-from tests.postgres_server import PrivatePostgres
+from tests.postgres_server import PrivatePostgres, free_port
 
 # Cheap Argon2 parameters keep the suite fast; production defaults are tested separately.
 FAST_HASHING = {"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_COST": "1024", "ARGON2_PARALLELISM": "1"}
@@ -171,3 +171,9 @@ async def client(app: Litestar, db: AsyncConnection) -> AsyncIterator[httpx.Asyn
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
         yield http
+
+
+@pytest.fixture
+def unreachable_database() -> str:
+    """A PostgreSQL URL where nothing listens."""
+    return f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/quoin"

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +12,8 @@ import httpx
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
 from asgi_lifespan import LifespanManager
 from litestar import Litestar
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from quoin.app import create_app
@@ -132,3 +133,26 @@ def engine_of(application: Litestar) -> AsyncEngine:
     engine = application.state[db_config_of(application).engine_app_state_key]
     assert isinstance(engine, AsyncEngine)
     return engine
+
+
+@dataclass(frozen=True)
+class Executed:
+    """One statement SQLAlchemy executed, and the isolation level its connection ran it at."""
+
+    statement: str
+    isolation_level: str | None
+
+
+@contextmanager
+def sqlalchemy_statements(engine: AsyncEngine) -> Iterator[list[Executed]]:
+    """The statements SQLAlchemy itself executes on ``engine`` (and its option engines) meanwhile."""
+    seen: list[Executed] = []
+
+    def record(connection: Connection, _cursor: object, statement: str, *_: object) -> None:
+        seen.append(Executed(statement, connection.get_execution_options().get("isolation_level")))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)

@@ -12,8 +12,8 @@ import pytest
 import structlog
 from litestar import get
 from litestar.security.jwt import Token
-from sqlalchemy import event, text
-from sqlalchemy.engine import URL, Connection
+from sqlalchemy import text
+from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from quoin.core.access import PUBLIC
@@ -28,8 +28,8 @@ from tests.helpers import (
     engine_of,
     make_account,
     running_app,
+    sqlalchemy_statements,
 )
-from tests.postgres_server import PrivatePostgres
 
 
 @pytest.mark.committing
@@ -110,19 +110,12 @@ async def test_a_patch_is_one_statement_committed_on_its_own_and_a_delete_is_a_t
     client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
     account = await make_account(client)
-    writes: list[tuple[str, object]] = []
 
-    def record(connection: Connection, _cursor: object, statement: str, *_: object) -> None:
-        if statement.startswith(("UPDATE", "DELETE")):
-            writes.append((statement[:6], connection.get_execution_options().get("isolation_level")))
-
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
+    with sqlalchemy_statements(engine) as executed:
         patched = await client.patch(account.path, json={"full_name": "Once"}, headers=account.headers)
         deleted = await client.delete(account.path, headers=account.headers)
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
 
+    writes = [(e.statement[:6], e.isolation_level) for e in executed if e.statement.startswith(("UPDATE", "DELETE"))]
     assert (patched.status_code, deleted.status_code) == (200, 204)
     # The PATCH needs no BEGIN/COMMIT around its single UPDATE; the DELETE (find, then delete) gets a transaction.
     assert writes == [("UPDATE", "AUTOCOMMIT"), ("DELETE", None)]
@@ -144,14 +137,6 @@ async def test_an_unexpected_crash_is_a_generic_500_and_the_trace_goes_to_the_lo
     assert "Traceback" not in response.text
     crash = next(entry for entry in logs if entry["event"] == "unhandled_exception")
     assert isinstance(crash["exc_info"], RuntimeError)
-
-
-@pytest.fixture
-def unreachable_database() -> str:
-    """A PostgreSQL URL where nothing listens."""
-    server = PrivatePostgres()  # only used for a free port; never started
-    server.stop()
-    return f"postgresql+asyncpg://postgres@127.0.0.1:{server.port}/quoin"
 
 
 async def test_with_the_database_unreachable_requests_fail_fast_with_503(unreachable_database: str) -> None:

@@ -15,7 +15,6 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 import pytest
@@ -62,7 +61,6 @@ async def cluster(
         yield running
     finally:
         await asyncio.to_thread(running.stop)
-        redis.stop()
         redis.remove()
 
 
@@ -178,7 +176,7 @@ async def _poll(stop: asyncio.Event, probe: Callable[[], Awaitable[None]], every
 
 
 async def test_sigterm_under_load_loses_no_acknowledged_write_and_no_idempotent_request(
-    cluster: LoopbackCluster, tmp_path: Path
+    cluster: LoopbackCluster,
 ) -> None:
     victim: Instance = cluster.instances[1]
     async with httpx.AsyncClient(base_url=cluster.lb, timeout=10) as client:

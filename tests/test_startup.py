@@ -19,7 +19,7 @@ from sqlalchemy.pool import NullPool
 
 from tests.conftest import DatabaseFactory
 from tests.helpers import PRODUCTION
-from tests.postgres_server import PrivatePostgres, free_port
+from tests.postgres_server import free_port
 from tests.test_serve import clean_environment
 
 
@@ -115,11 +115,10 @@ async def test_in_production_serve_waits_for_the_migration_job_and_never_migrate
     assert code == 0
 
 
-def test_serve_gives_up_with_an_error_when_the_database_never_answers(tmp_path: Path) -> None:
-    nowhere = PrivatePostgres()  # only for a free port; never started
-    nowhere.stop()
-    url = f"postgresql+asyncpg://postgres@127.0.0.1:{nowhere.port}/quoin"
-    server = ServeProcess(tmp_path, url, DB_STARTUP_TIMEOUT="2", DB_CONNECT_TIMEOUT="1")
+def test_serve_gives_up_with_an_error_when_the_database_never_answers(
+    tmp_path: Path, unreachable_database: str
+) -> None:
+    server = ServeProcess(tmp_path, unreachable_database, DB_STARTUP_TIMEOUT="2", DB_CONNECT_TIMEOUT="1")
     code = server.process.wait(timeout=60)
     server.stop()
 
@@ -151,11 +150,8 @@ def _get_when_up(url: str) -> httpx.Response:
             time.sleep(0.05)
 
 
-def test_sigterm_ends_the_wait_for_the_database_at_once(tmp_path: Path) -> None:
-    nowhere = PrivatePostgres()  # only for a free port; never started
-    nowhere.stop()
-    url = f"postgresql+asyncpg://postgres@127.0.0.1:{nowhere.port}/quoin"
-    server = ServeProcess(tmp_path, url, DB_STARTUP_TIMEOUT="600")
+def test_sigterm_ends_the_wait_for_the_database_at_once(tmp_path: Path, unreachable_database: str) -> None:
+    server = ServeProcess(tmp_path, unreachable_database, DB_STARTUP_TIMEOUT="600")
     server.wait_for_event("database not ready; retrying")
     server.process.terminate()
     code = server.process.wait(timeout=20)  # not the 600 s budget

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from datetime import UTC
 
 import msgspec
 import pytest
 from advanced_alchemy.exceptions import RepositoryError
 from opentelemetry.sdk.trace import TracerProvider
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
@@ -23,6 +22,7 @@ from quoin.db.errors import is_unique_violation
 from quoin.modules.users.models import User
 from quoin.modules.users.repository import UserRepository
 from quoin.modules.users.schemas import UserRead
+from tests.helpers import sqlalchemy_statements
 
 
 @pytest.fixture
@@ -97,21 +97,6 @@ async def test_get_one_or_none_finds_by_email(repository: UserRepository) -> Non
 # --- reads on the driver (quoin.db.direct) -----------------------------------------------
 
 
-@contextmanager
-def sqlalchemy_statements(engine: AsyncEngine) -> Iterator[list[str]]:
-    """The statements SQLAlchemy itself executes on ``engine`` meanwhile."""
-    seen: list[str] = []
-
-    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        seen.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
-
-
 async def test_a_user_by_id_is_read_on_the_driver_with_the_values_sqlalchemy_reads(
     repository: UserRepository, engine: AsyncEngine
 ) -> None:
@@ -123,9 +108,8 @@ async def test_a_user_by_id_is_read_on_the_driver_with_the_values_sqlalchemy_rea
         missing = await repository.get_public(uuid.uuid4())
 
     assert statements == []  # neither went through SQLAlchemy's execution
-    assert found == expected
+    assert found == expected  # full_name decrypted by the column's type, as SQLAlchemy reads it
     assert found is not None
-    assert found.full_name == "Ada Lovelace"  # decrypted by the column's type
     assert found.created_at.utcoffset() == UTC.utcoffset(None)
     assert missing is None
 
@@ -140,26 +124,26 @@ async def test_a_sampled_trace_reads_through_sqlalchemy_so_it_shows_the_statemen
         found = await repository.get_public(user.id)
 
     assert len(statements) == 1
-    assert "FROM users" in statements[0]
+    assert "FROM users" in statements[0].statement
     assert found == msgspec.convert(user, UserRead, from_attributes=True)
 
 
 async def test_with_sql_echo_on_the_read_goes_through_sqlalchemy_so_it_is_logged(
-    repository: UserRepository, engine: AsyncEngine
+    database_url: URL, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
-    user = await repository.add(User(email="echo@example.com", hashed_password="h"))
-    sql_log = logging.getLogger("sqlalchemy.engine")
-    level = sql_log.level
-    sql_log.setLevel(logging.INFO)  # what DB_ECHO=true sets
+    engine = create_async_engine(database_url)
+    FieldCipher(settings.security.field_keys).bind(engine)
     try:
-        with sqlalchemy_statements(engine) as statements:
-            found = await repository.get_public(user.id)
+        # What DB_ECHO=true sets at start-up (SQLAlchemy decides whether to log as a connection opens).
+        with caplog.at_level(logging.INFO, logger="sqlalchemy.engine"):
+            async with AsyncSession(engine) as session:
+                found = await UserRepository(session=session).get_public(uuid.uuid4())
     finally:
-        sql_log.setLevel(level)
+        await engine.dispose()
 
-    assert len(statements) == 1
-    assert found is not None
-    assert found.email == "echo@example.com"
+    logged = [record.getMessage() for record in caplog.records if record.name.startswith("sqlalchemy.engine")]
+    assert any("FROM users" in message and "WHERE users.id" in message for message in logged), logged
+    assert found is None
 
 
 async def test_a_driver_read_on_a_dead_connection_fails_through_sqlalchemy(
