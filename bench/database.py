@@ -18,7 +18,7 @@ from quoin.config import Settings
 from quoin.core.encryption import FieldCipher
 from quoin.core.passwords import Passwords
 
-__all__ = ["SEED_PASSWORD", "Seeded", "asyncpg_dsn", "create_superuser", "migrate", "seed_users", "start_postgres"]
+__all__ = ["SEED_PASSWORD", "Seeded", "create_superuser", "migrate", "seed_users", "start_postgres"]
 
 SEED_PASSWORD = "bench password 1234"  # noqa: S105  # every seeded user's password, on a throwaway database
 _COLUMNS = ("id", "email", "full_name", "hashed_password", "is_active", "is_superuser", "created_at", "updated_at")
@@ -49,11 +49,6 @@ def start_postgres() -> tuple[PrivatePostgres, str]:
         raise
 
 
-def asyncpg_dsn(database_url: str) -> str:
-    """The plain ``postgresql://`` form asyncpg wants."""
-    return database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
-
-
 def _quoin(args: list[str], env: dict[str, str], cwd: Path) -> None:
     """Run the app's CLI as users do; raise with its output on failure."""
     result = subprocess.run(  # noqa: S603  # our own interpreter and CLI
@@ -82,9 +77,13 @@ def _uuid7(at: datetime) -> uuid.UUID:
     return uuid.UUID(int=value)
 
 
-async def seed_users(settings: Settings, database_url: str, count: int, folder: Path) -> Seeded:
-    """Insert ``count`` users with COPY; one Argon2 hash (the app's hasher) shared by all of them."""
-    password_hash = await Passwords(settings.passwords).hash(SEED_PASSWORD)
+async def seed_users(settings: Settings, count: int, folder: Path) -> Seeded:
+    """Insert ``count`` users with COPY into the app's database; one Argon2 hash (the app's hasher) shared by all."""
+    passwords = Passwords(settings.passwords)
+    try:
+        password_hash = await passwords.hash(SEED_PASSWORD)
+    finally:
+        passwords.close()
     cipher = FieldCipher(settings.security.field_keys)
     # One second apart, oldest first, so created_at ordering (the list's default) means something.
     start = datetime.now(UTC) - timedelta(seconds=count)
@@ -94,7 +93,8 @@ async def seed_users(settings: Settings, database_url: str, count: int, folder: 
         email = f"user{index:06d}@bench.example.com"
         name = cipher.encrypt(f"Bench User {index}")
         rows.append((_uuid7(created), email, name, password_hash, True, False, created, created))
-    connection = await asyncpg.connect(asyncpg_dsn(database_url))
+    dsn = settings.db.url.set(drivername="postgresql").render_as_string(hide_password=False)  # asyncpg's form
+    connection = await asyncpg.connect(dsn)
     try:
         began = time.perf_counter()
         await connection.copy_records_to_table("users", records=rows, columns=_COLUMNS)

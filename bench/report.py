@@ -59,10 +59,9 @@ def _version(package: str) -> str:
         return "not installed"
 
 
-def machine() -> list[tuple[str, str]]:
-    """What the numbers were measured on."""
+def machine(load: tuple[float, float, float]) -> list[tuple[str, str]]:
+    """What the numbers were measured on (``load``: the load average before the run)."""
     memory_kib = int(_proc_value("/proc/meminfo", "MemTotal").split()[0])
-    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     commit = _first_line(["git", "rev-parse", "--short", "HEAD"])
     dirty = " (with uncommitted changes)" if _output(["git", "status", "--porcelain"]) else ""
     return [
@@ -72,7 +71,7 @@ def machine() -> list[tuple[str, str]]:
         ("cores", str(os.cpu_count())),
         ("RAM", f"{memory_kib / 1024 / 1024:.1f} GiB"),
         ("kernel", platform.release()),
-        ("load average before the run", load),
+        ("load average before the run", ", ".join(f"{value:.2f}" for value in load)),
         ("Python", platform.python_version()),
         ("PostgreSQL", _first_line([find_binary("postgres"), "--version"])),
         ("wrk", _first_line(["wrk", "-v"]).split(" [")[0]),

@@ -67,7 +67,7 @@ def _prepare(options: Options, workdir: Path, stack: ExitStack) -> tuple[BenchEn
     _say("migrating (quoin database upgrade)")
     migrate(env.variables, workdir)
     _say(f"seeding {options.users} users")
-    seeded = asyncio.run(seed_users(env.settings(), url, options.users, workdir))
+    seeded = asyncio.run(seed_users(env.settings(), options.users, workdir))
     _say(f"  copied in {seeded.seconds:.2f} s")
     create_superuser(env.variables, workdir, *ADMIN)
     compile_bytecode()
@@ -199,11 +199,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = parse(argv, "Benchmark the app, as production runs it, against a raw floor (docs/performance.md).")
     for signum in _SIGNALS:
         signal.signal(signum, _interrupt)
-    about = machine()  # before anything of ours runs: the load average is the machine's own
-    if os.getloadavg()[0] > 1.0:
-        _say(f"warning: load average {os.getloadavg()[0]:.1f}: others use the CPU; numbers will be low and noisy")
+    load = os.getloadavg()  # before anything of ours runs: the machine's own
+    if load[0] > 1.0:
+        _say(f"warning: load average {load[0]:.1f}: others use the CPU; numbers will be low and noisy")
     try:
         ensure_wrk()
+        about = machine(load)  # after wrk is installed, so its version is known
         with ExitStack() as stack:
             workdir = Path(tempfile.mkdtemp(prefix="quoin-bench-"))
             stack.callback(shutil.rmtree, workdir, ignore_errors=True)

@@ -190,10 +190,12 @@ class Runner:
             run = self._start(self.app, get, load.duration, load.connections)
             before = self.app.cpu_seconds()
             result = wait_wrk(run)
+            cpu = self.app.cpu_seconds() - before  # the GET run's window only, not the storm's tail
             signups = wait_wrk(storm)
         except BaseException:
             storm.kill()
             storm.wait()
             raise
-        during = Measurement(self.app.name, result, self._cpu_per_request(self.app, before, result))
+        wait_until_idle(self.app)
+        during = Measurement(self.app.name, result, 1000 * cpu / max(result.requests, 1))
         return StormResult(alone=alone, during=during, signups=signups)
