@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -156,3 +157,14 @@ def sqlalchemy_statements(engine: AsyncEngine) -> Iterator[list[Executed]]:
         yield seen
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+_DATABASE_VARIABLES = ("DATABASE_URL", "POSTGRES_", "SQLITE_PATH", "ENV", "PORT", "HOST")
+
+
+def clean_environment() -> dict[str, str]:
+    """This process's environment without the variables that choose a database, an environment or an address.
+
+    For the ``quoin`` processes the tests spawn: they get the test's settings only.
+    """
+    return {k: v for k, v in os.environ.items() if not k.startswith(_DATABASE_VARIABLES)}

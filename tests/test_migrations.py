@@ -20,7 +20,7 @@ import quoin.modules  # noqa: F401  # registers the models
 from quoin.db.config import ALEMBIC_INI
 from quoin.db.migrations import alembic_config
 from tests.conftest import DatabaseFactory
-from tests.test_serve import clean_environment
+from tests.helpers import clean_environment
 
 PROJECT_ROOT = ALEMBIC_INI.parent
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import time
@@ -16,15 +15,8 @@ import pytest
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tests.helpers import PASSWORD, count_users
+from tests.helpers import PASSWORD, clean_environment, count_users
 from tests.postgres_server import free_port
-
-DATABASE_VARIABLES = ("DATABASE_URL", "POSTGRES_", "SQLITE_PATH", "ENV", "PORT", "HOST")
-
-
-def clean_environment() -> dict[str, str]:
-    """This process's environment without the variables that choose a database, an environment or an address."""
-    return {k: v for k, v in os.environ.items() if not k.startswith(DATABASE_VARIABLES)}
 
 
 def start_server(cwd: Path, **env: str) -> tuple[subprocess.Popen[str], str]:

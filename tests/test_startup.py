@@ -18,9 +18,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from tests.conftest import DatabaseFactory
-from tests.helpers import PRODUCTION
+from tests.helpers import PRODUCTION, clean_environment
 from tests.postgres_server import free_port
-from tests.test_serve import clean_environment
 
 
 class ServeProcess:
@@ -71,16 +70,13 @@ class ServeProcess:
         return code
 
 
-def _tables(url: URL) -> set[str]:
-    async def read() -> set[str]:
-        engine = create_async_engine(url, poolclass=NullPool)
-        try:
-            async with engine.connect() as connection:
-                return set(await connection.run_sync(lambda c: inspect(c).get_table_names()))
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(read())  # called in a worker thread: a loop of its own
+async def _tables(url: URL) -> set[str]:
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.connect() as connection:
+            return set(await connection.run_sync(lambda c: inspect(c).get_table_names()))
+    finally:
+        await engine.dispose()
 
 
 async def test_in_production_serve_waits_for_the_migration_job_and_never_migrates_itself(
@@ -91,7 +87,7 @@ async def test_in_production_serve_waits_for_the_migration_job_and_never_migrate
     try:
         waiting = await asyncio.to_thread(server.wait_for_event, "database not ready; retrying")
         await asyncio.sleep(1.5)  # a few more attempts: still nothing migrated, nothing listening
-        tables_while_waiting = await asyncio.to_thread(_tables, url)
+        tables_while_waiting = await _tables(url)
         with_no_listener = await asyncio.to_thread(_connect_error, server.base)
 
         env = clean_environment()
