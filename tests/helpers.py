@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -9,6 +10,7 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 import httpx
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
 from asgi_lifespan import LifespanManager
@@ -16,6 +18,7 @@ from litestar import Litestar
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from quoin.app import create_app
 from quoin.config import Settings
@@ -157,6 +160,37 @@ def sqlalchemy_statements(engine: AsyncEngine) -> Iterator[list[Executed]]:
         yield seen
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+@asynccontextmanager
+async def driver_statements(engine: AsyncEngine) -> AsyncIterator[list[str]]:
+    """What asyncpg itself sends, by its first word (``SELECT``, ``UPDATE``, ``BEGIN``, ``COMMIT`` …), meanwhile.
+
+    That is the statements run on the driver (``quoin.db.direct``) and the
+    ``BEGIN``/``COMMIT`` of SQLAlchemy's transactions, on the connections the
+    engine checks out meanwhile; SQLAlchemy's own statements (prepared
+    statements) are not among them: ``sqlalchemy_statements`` has those.
+    """
+    sent: list[str] = []
+    hooked: list[asyncpg.Connection] = []
+
+    def record(query: asyncpg.connection.LoggedQuery) -> None:
+        sent.append(query.query.split(maxsplit=1)[0].rstrip(";").upper())
+
+    def hook(_dbapi: object, _record: ConnectionPoolEntry, proxy: PoolProxiedConnection) -> None:
+        driver = proxy.driver_connection
+        if isinstance(driver, asyncpg.Connection) and driver not in hooked:
+            driver.add_query_logger(record)
+            hooked.append(driver)
+
+    event.listen(engine.sync_engine, "checkout", hook)
+    try:
+        yield sent
+        await asyncio.sleep(0)  # asyncpg tells its query loggers on the event loop's next turn
+    finally:
+        event.remove(engine.sync_engine, "checkout", hook)
+        for driver in hooked:
+            driver.remove_query_logger(record)
 
 
 _DATABASE_VARIABLES = ("DATABASE_URL", "POSTGRES_", "SQLITE_PATH", "ENV", "PORT", "HOST")

@@ -16,7 +16,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from quoin.config import Settings
 from quoin.core.access import PUBLIC
+from quoin.core.encryption import FieldCipher
 from tests.conftest import make_settings
 from tests.helpers import (
     PASSWORD,
@@ -25,6 +27,7 @@ from tests.helpers import (
     USERS,
     assert_problem,
     count_users,
+    driver_statements,
     engine_of,
     make_account,
     running_app,
@@ -112,13 +115,46 @@ async def test_a_patch_is_one_statement_committed_on_its_own_and_a_delete_is_a_t
     account = await make_account(client)
 
     with sqlalchemy_statements(engine) as executed:
-        patched = await client.patch(account.path, json={"full_name": "Once"}, headers=account.headers)
-        deleted = await client.delete(account.path, headers=account.headers)
+        async with driver_statements(engine) as sent_for_patch:
+            patched = await client.patch(account.path, json={"full_name": "Once"}, headers=account.headers)
+        async with driver_statements(engine) as sent_for_delete:
+            deleted = await client.delete(account.path, headers=account.headers)
 
-    writes = [(e.statement[:6], e.isolation_level) for e in executed if e.statement.startswith(("UPDATE", "DELETE"))]
     assert (patched.status_code, deleted.status_code) == (200, 204)
-    # The PATCH needs no BEGIN/COMMIT around its single UPDATE; the DELETE (find, then delete) gets a transaction.
+    # Its single UPDATE needs no BEGIN/COMMIT around it (SQLAlchemy runs it: the suite traces every request).
+    assert not {"BEGIN", "COMMIT"} & set(sent_for_patch)
+    # The DELETE (find, then delete) is a transaction.
+    assert (sent_for_delete[0], sent_for_delete[-1]) == ("BEGIN", "COMMIT")
+    writes = [(e.statement[:6], e.isolation_level) for e in executed if e.statement.startswith(("UPDATE", "DELETE"))]
     assert writes == [("UPDATE", "AUTOCOMMIT"), ("DELETE", None)]
+
+
+@pytest.mark.committing
+@pytest.mark.usefixtures("db")  # empties the table afterwards
+async def test_untraced_a_patch_is_one_update_on_the_driver_and_stores_the_name_encrypted(
+    database_url: URL, settings: Settings
+) -> None:
+    # Production's path: no sampled trace, so the caller's row and the UPDATE run on the driver (quoin.db.direct).
+    async with running_app(make_settings(database_url, OTEL_TRACES_SAMPLER_ARG="0")) as (app, client):
+        account = await make_account(client, full_name="Before")
+        async with driver_statements(engine_of(app)) as sent:
+            patched = await client.patch(account.path, json={"full_name": "Katherine Johnson"}, headers=account.headers)
+        read_back = await client.get(account.path, headers=account.headers)
+        # A failed UPDATE on the driver is run again through SQLAlchemy, which classifies it: a taken email is 409.
+        other = await make_account(client, email="other@example.com")
+        taken = await client.patch(other.path, json={"email": account.user["email"]}, headers=other.headers)
+        async with engine_of(app).connect() as connection:
+            stored = (
+                await connection.execute(text("SELECT full_name FROM users WHERE id = :id"), {"id": account.id})
+            ).scalar_one()
+
+    assert patched.status_code == 200
+    assert sent == ["SELECT", "UPDATE"]  # no BEGIN, no COMMIT
+    assert read_back.json() == patched.json()
+    assert patched.json()["full_name"] == "Katherine Johnson"
+    assert_problem(taken, 409)
+    assert "Katherine" not in stored
+    assert FieldCipher(settings.security.field_keys).decrypt(stored) == "Katherine Johnson"
 
 
 async def test_an_unexpected_crash_is_a_generic_500_and_the_trace_goes_to_the_log(database_url: URL) -> None:

@@ -1,21 +1,27 @@
-"""Hot reads run straight on the driver: a Core query compiled once, its values typed by its own SQLAlchemy types.
+"""Hot statements run straight on the driver: Core compiled once, its values typed by its own SQLAlchemy types.
 
 Executing a statement through SQLAlchemy (execution context, cursor adapter,
 ``Result``) costs about 0.2 ms of CPU here — more than routing, validating
-and serialising the whole request. For the few fixed-shape reads that
-requests make over and over (the caller on every request, a user by id),
-``DirectQuery`` compiles the statement once per dialect and runs it with
-asyncpg's ``fetchrow`` on the session's own pooled connection, in the
-session's transaction when it has one. Each bound value and each column still
-goes through its type's processors (UUIDs, UTC datetimes, decryption), so
-rows are exactly what SQLAlchemy would return.
+and serialising the whole request. For the few fixed-shape statements that
+requests make over and over (the caller on every request, a user by id, the
+``UPDATE … RETURNING`` of a PATCH), ``DirectQuery`` compiles the statement
+once per dialect and runs it with asyncpg's ``fetchrow`` on the session's own
+pooled connection. Each bound value and each column still goes through its
+type's processors (UUIDs, UTC datetimes, encryption), so rows are exactly
+what SQLAlchemy would return.
 
 Everything else stays with SQLAlchemy, and so does every case where it does
-more than run the query:
+more than run the statement:
 
-- a failed query is run again through SQLAlchemy, which classifies the error
-  and, for a connection that died, invalidates the pool as for any statement
-  (reads only, so running one twice is harmless);
+- a failed statement is run again through SQLAlchemy, which classifies the
+  error and, for a connection that died, invalidates the pool as for any
+  statement. That is harmless for a read. A write runs on the driver only on
+  an autocommit connection (``quoin.db.config``), where it is its own
+  transaction: a failure left nothing behind, and the next statement is not
+  in an aborted transaction. The writes here are idempotent ``UPDATE``
+  statements, so one whose connection broke after the server applied it
+  changes nothing more when run again. A write in a transactional session
+  runs through SQLAlchemy, which also begins the transaction;
 - a sampled trace runs it through SQLAlchemy, so the trace shows the SQL span;
 - so does ``DB_ECHO`` (the ``sqlalchemy.engine`` logger at INFO), and any
   driver other than asyncpg (SQLite in development).
@@ -30,7 +36,7 @@ from typing import Any, cast
 
 import asyncpg
 from opentelemetry import trace
-from sqlalchemy import Select
+from sqlalchemy import Select, Update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession, async_scoped_session
 
@@ -52,10 +58,11 @@ def _traced_or_echoed() -> bool:
 
 
 class DirectQuery:
-    """A fixed ``SELECT`` (bind parameters by name) whose first row is fetched on the driver when that is safe."""
+    """A fixed ``SELECT`` or ``UPDATE … RETURNING`` (bind parameters by name), run on the driver when that is safe."""
 
-    def __init__(self, statement: Select[Any]) -> None:
+    def __init__(self, statement: Select[Any] | Update) -> None:
         self._statement = statement
+        self._writes = isinstance(statement, Update)
         self._compiled: dict[Dialect, _Compiled] = {}
 
     async def first(
@@ -66,9 +73,12 @@ class DirectQuery:
         dialect = connection.dialect
         if dialect.driver != "asyncpg" or _traced_or_echoed():
             return (await connection.execute(self._statement, params)).first()
+        raw = await connection.get_raw_connection()
+        if self._writes and not getattr(raw.dbapi_connection, "autocommit", False):
+            return (await connection.execute(self._statement, params)).first()
+        driver = cast("asyncpg.Connection", raw.driver_connection)
         compiled = self._compiled.get(dialect) or self._compile(dialect)
         args = [params[name] if bind is None else bind(params[name]) for name, bind in compiled.params]
-        driver = cast("asyncpg.Connection", (await connection.get_raw_connection()).driver_connection)
         try:
             record = await driver.fetchrow(compiled.sql, *args)
         except (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError, TimeoutError):
@@ -86,7 +96,7 @@ class DirectQuery:
         )
         columns = tuple(
             column.type.dialect_impl(dialect).result_processor(dialect, None)
-            for column in self._statement.selected_columns
+            for column in self._statement.exported_columns  # the selected or the RETURNING columns
         )
         self._compiled[dialect] = _Compiled(compiled.string, binds, columns)
         return self._compiled[dialect]

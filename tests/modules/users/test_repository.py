@@ -22,7 +22,7 @@ from quoin.db.errors import is_unique_violation
 from quoin.modules.users.models import User
 from quoin.modules.users.repository import UserRepository
 from quoin.modules.users.schemas import UserRead
-from tests.helpers import sqlalchemy_statements
+from tests.helpers import driver_statements, sqlalchemy_statements
 
 
 @pytest.fixture
@@ -165,3 +165,66 @@ async def test_a_driver_read_on_a_dead_connection_fails_through_sqlalchemy(
         assert raised.value.connection_invalidated
     finally:
         await engine.dispose()
+
+
+# --- PATCH's UPDATE … RETURNING on the driver ------------------------------------------------
+
+
+async def stored_full_name(session: AsyncSession, user_id: uuid.UUID) -> str:
+    return str(
+        (await session.execute(text("SELECT full_name FROM users WHERE id = :id"), {"id": user_id})).scalar_one()
+    )
+
+
+async def committed_user(engine: AsyncEngine, email: str) -> User:
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        return await UserRepository(session=session).add(
+            User(email=email, hashed_password="h", full_name="Ada"), auto_commit=True
+        )
+
+
+@pytest.mark.committing
+@pytest.mark.usefixtures("db")  # empties the table afterwards
+async def test_an_update_on_an_autocommit_connection_runs_alone_on_the_driver(
+    engine: AsyncEngine, settings: Settings
+) -> None:
+    user = await committed_user(engine, "ada@example.com")
+
+    with sqlalchemy_statements(engine) as statements:
+        async with (
+            driver_statements(engine) as sent,
+            AsyncSession(engine.execution_options(isolation_level="AUTOCOMMIT")) as session,
+        ):
+            updated = await UserRepository(session=session).update_public(user.id, {"full_name": "Ada King"})
+
+    assert statements == []  # not through SQLAlchemy's execution
+    assert sent == ["UPDATE"]  # no BEGIN or COMMIT around it
+    async with AsyncSession(engine) as session:
+        read_back = await session.get_one(User, user.id)
+        stored = await stored_full_name(session, user.id)
+    assert updated == msgspec.convert(read_back, UserRead, from_attributes=True)  # the values SQLAlchemy reads
+    assert updated is not None
+    assert updated.full_name == "Ada King"
+    assert updated.updated_at > user.updated_at
+    assert "Ada" not in stored  # encrypted by the column's type on the way in
+    assert FieldCipher(settings.security.field_keys).decrypt(stored) == "Ada King"
+
+
+@pytest.mark.committing
+@pytest.mark.usefixtures("db")
+async def test_an_update_in_a_transactional_session_is_part_of_its_transaction(engine: AsyncEngine) -> None:
+    user = await committed_user(engine, "grace@example.com")
+
+    with sqlalchemy_statements(engine) as statements:
+        async with AsyncSession(engine) as session:
+            # The session's first statement: its transaction begins with it, so a rollback undoes it.
+            updated = await UserRepository(session=session).update_public(user.id, {"full_name": "Rolled back"})
+            await session.rollback()
+
+    assert [statement.statement.split(maxsplit=1)[0] for statement in statements] == ["UPDATE"]
+    assert updated is not None
+    assert updated.full_name == "Rolled back"
+    async with AsyncSession(engine) as session:
+        assert (await UserRepository(session=session).get_public(user.id)) == msgspec.convert(
+            user, UserRead, from_attributes=True
+        )

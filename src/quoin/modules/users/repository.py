@@ -10,7 +10,7 @@ from uuid import UUID
 
 from advanced_alchemy.extensions.litestar import repository
 from advanced_alchemy.filters import LimitOffset, OrderBy, StatementFilter
-from sqlalchemy import CursorResult, Text, Update, bindparam, func, select, type_coerce, update
+from sqlalchemy import CursorResult, Text, bindparam, func, select, type_coerce, update
 
 from quoin.db.direct import DirectQuery
 from quoin.modules.users.models import User
@@ -34,15 +34,15 @@ _PUBLIC_BY_ID = DirectQuery(select(*_PUBLIC_COLUMNS).where(User.id == bindparam(
 
 
 @functools.lru_cache(maxsize=64)  # one per set of changed columns: a handful in practice
-def _update_returning_public(columns: frozenset[str]) -> Update:
+def _update_returning_public(columns: frozenset[str]) -> DirectQuery:
     """``UPDATE users SET <columns>, updated_at … RETURNING`` the public columns, with bound values.
 
-    Built once per set of columns, so SQLAlchemy finds it in its compiled cache
-    without building and hashing a new statement for every PATCH.
+    Built and compiled once per set of columns, and run on the driver
+    (``quoin.db.direct``) when the session is in autocommit, as PATCH's is.
     """
     table = User.__table__
     new_values: dict[str, Any] = {name: bindparam(f"new_{name}") for name in sorted(columns)}  # typed by their columns
-    return (
+    return DirectQuery(
         update(table)  # type: ignore[arg-type]  # a mapped class's __table__ is a Table
         .where(table.c.id == bindparam("user_id"))
         .values(**new_values, updated_at=bindparam("now"))
@@ -92,8 +92,7 @@ class UserRepository(repository.SQLAlchemyAsyncRepository[User]):
         """Apply ``changes`` (column values) in one ``UPDATE … RETURNING``; the updated user, or None if gone."""
         statement = _update_returning_public(frozenset(changes))
         values = {f"new_{name}": value for name, value in changes.items()}
-        connection = await self.session.connection()
-        row = (await connection.execute(statement, {**values, "user_id": user_id, "now": datetime.now(UTC)})).first()
+        row = await statement.first(self.session, {**values, "user_id": user_id, "now": datetime.now(UTC)})
         return None if row is None else _to_read(row)
 
     async def stored_full_names(self, after: UUID | None, limit: int) -> Sequence[tuple[UUID, str]]:
