@@ -17,6 +17,7 @@ harness measures those steps on the app itself with settings turned off.
 
 from __future__ import annotations
 
+import gc
 import os
 import uuid
 
@@ -57,7 +58,7 @@ def _framework(settings: Settings) -> Litestar:
     async def close_pool(app: Litestar) -> None:
         await app.state.pool.close()
 
-    return Litestar([get_user, _live], on_startup=[open_pool], on_shutdown=[close_pool])
+    return Litestar([get_user, _live], on_startup=[open_pool, _freeze], on_shutdown=[close_pool])
 
 
 def _repository(settings: Settings) -> Litestar:
@@ -71,7 +72,12 @@ def _repository(settings: Settings) -> Litestar:
             raise NotFoundException("User not found")
         return user
 
-    return Litestar([get_user, _live], plugins=[SQLAlchemyPlugin(config=db_config)])
+    return Litestar([get_user, _live], plugins=[SQLAlchemyPlugin(config=db_config)], on_startup=[_freeze])
+
+
+def _freeze() -> None:
+    # As the app does after start-up (quoin.app): otherwise every full collection walks every module again.
+    gc.freeze()
 
 
 @get("/health/live")
