@@ -58,7 +58,11 @@ def _traced_or_echoed() -> bool:
 
 
 class DirectQuery:
-    """A fixed ``SELECT`` or ``UPDATE … RETURNING`` (bind parameters by name), run on the driver when that is safe."""
+    """A fixed ``SELECT`` or ``UPDATE … RETURNING`` (bind parameters by name), run on the driver when that is safe.
+
+    An ``UPDATE`` given here must be idempotent (same values, same row): a
+    failed one is run again (see the module's notes).
+    """
 
     def __init__(self, statement: Select[Any] | Update) -> None:
         self._statement = statement
