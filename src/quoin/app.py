@@ -31,7 +31,7 @@ from quoin.core.openapi import (
     drop_generated_error_responses,
     openapi_config,
 )
-from quoin.core.passwords import Passwords
+from quoin.core.passwords import PASSWORDS_STATE_KEY, Passwords
 from quoin.core.problem_details import problem_details_plugin
 from quoin.core.rate_limit import RateLimiter, RateLimitMiddleware, add_rate_limit_headers, window_counter
 from quoin.core.request_id import add_request_id_header
@@ -98,7 +98,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         dependencies={
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
-            "passwords": Provide(lambda: passwords, use_cache=True, sync_to_thread=False),
             "api_key_hasher": Provide(lambda: api_key_hasher, use_cache=True, sync_to_thread=False),
             "token_issuer": Provide(lambda: token_issuer, use_cache=True, sync_to_thread=False),
             "rate_limiter": Provide(lambda: limiter, use_cache=True, sync_to_thread=False),
@@ -129,7 +128,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             _freeze_startup_objects,
         ],
         on_shutdown=[_disposer(db_config), counter.close, passwords.close, *([tracing.shutdown] if tracing else [])],
-        state=State({"tracing": tracing}),
+        state=State({"tracing": tracing, PASSWORDS_STATE_KEY: passwords}),
         template_config=TemplateConfig(directory=_PACKAGE_DIR / "templates", engine=JinjaTemplateEngine),
         request_max_body_size=settings.app.request_max_body_size,
         debug=settings.app.debug,

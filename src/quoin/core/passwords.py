@@ -17,7 +17,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from quoin.config import PasswordSettings
 
-__all__ = ["Passwords"]
+__all__ = ["PASSWORDS_STATE_KEY", "Passwords"]
+
+PASSWORDS_STATE_KEY = "passwords"  # the app's one Passwords, in its State
 
 _T = TypeVar("_T")
 
