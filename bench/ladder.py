@@ -17,7 +17,6 @@ harness measures those steps on the app itself with settings turned off.
 
 from __future__ import annotations
 
-import gc
 import os
 import uuid
 
@@ -29,6 +28,7 @@ from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from quoin.app import freeze_startup_objects
 from quoin.config import Settings
 from quoin.core.encryption import FieldCipher
 from quoin.db.config import sqlalchemy_config
@@ -58,7 +58,7 @@ def _framework(settings: Settings) -> Litestar:
     async def close_pool(app: Litestar) -> None:
         await app.state.pool.close()
 
-    return Litestar([get_user, _live], on_startup=[open_pool, _freeze], on_shutdown=[close_pool])
+    return Litestar([get_user, _live], on_startup=[open_pool, freeze_startup_objects], on_shutdown=[close_pool])
 
 
 def _repository(settings: Settings) -> Litestar:
@@ -72,12 +72,9 @@ def _repository(settings: Settings) -> Litestar:
             raise NotFoundException("User not found")
         return user
 
-    return Litestar([get_user, _live], plugins=[SQLAlchemyPlugin(config=db_config)], on_startup=[_freeze])
-
-
-def _freeze() -> None:
-    # As the app does after start-up (quoin.app): otherwise every full collection walks every module again.
-    gc.freeze()
+    return Litestar(
+        [get_user, _live], plugins=[SQLAlchemyPlugin(config=db_config)], on_startup=[freeze_startup_objects]
+    )
 
 
 @get("/health/live")

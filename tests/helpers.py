@@ -17,7 +17,7 @@ from asgi_lifespan import LifespanManager
 from litestar import Litestar
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from quoin.app import create_app
@@ -139,6 +139,12 @@ def engine_of(application: Litestar) -> AsyncEngine:
     return engine
 
 
+async def stored_full_name(db: AsyncConnection | AsyncSession, user_id: object) -> str:
+    """``users.full_name`` as stored (ciphertext), read past the column's decrypting type."""
+    found = await db.execute(text("SELECT full_name FROM users WHERE id = :id"), {"id": user_id})
+    return str(found.scalar_one())
+
+
 @dataclass(frozen=True)
 class Executed:
     """One statement SQLAlchemy executed, and the isolation level its connection ran it at."""
@@ -170,6 +176,7 @@ async def driver_statements(engine: AsyncEngine) -> AsyncIterator[list[str]]:
     ``BEGIN``/``COMMIT`` of SQLAlchemy's transactions, on the connections the
     engine checks out meanwhile; SQLAlchemy's own statements (prepared
     statements) are not among them: ``sqlalchemy_statements`` has those.
+    (With ``DB_POOL_PRE_PING`` on, the pings would be among them too.)
     """
     sent: list[str] = []
     hooked: list[asyncpg.Connection] = []

@@ -18,13 +18,9 @@ from quoin.config import Settings, SettingsError
 from quoin.core.encryption import DecryptionError, FieldCipher
 from quoin.db.config import ALEMBIC_INI
 from tests.conftest import DatabaseFactory, make_settings
-from tests.helpers import PRODUCTION, USERS, assert_problem, make_account, running_app, sign_up
+from tests.helpers import PRODUCTION, USERS, assert_problem, make_account, running_app, sign_up, stored_full_name
 
 OLD_KEY, NEW_KEY, STRANGER_KEY = (Fernet.generate_key().decode() for _ in range(3))
-
-
-async def stored_name(db: AsyncConnection, user_id: str) -> str:
-    return str((await db.execute(text("SELECT full_name FROM users WHERE id = :id"), {"id": user_id})).scalar_one())
 
 
 async def test_full_name_is_ciphertext_in_the_table_and_plaintext_through_the_api(
@@ -32,7 +28,7 @@ async def test_full_name_is_ciphertext_in_the_table_and_plaintext_through_the_ap
 ) -> None:
     account = await make_account(client, full_name="Grace Hopper")
 
-    stored = await stored_name(db, account.id)
+    stored = await stored_full_name(db, account.id)
 
     assert stored.startswith("gAAAAA")
     assert "Grace" not in stored
@@ -48,7 +44,7 @@ async def test_a_name_changed_by_patch_is_stored_encrypted_too(
     response = await client.patch(account.path, json={"full_name": "Katherine Johnson"}, headers=account.headers)
 
     assert response.json()["full_name"] == "Katherine Johnson"
-    stored = await stored_name(db, account.id)
+    stored = await stored_full_name(db, account.id)
     assert "Katherine" not in stored
     assert FieldCipher(settings.security.field_keys).decrypt(stored) == "Katherine Johnson"
 
@@ -57,7 +53,7 @@ async def test_the_same_name_encrypts_differently_each_time(client: httpx.AsyncC
     first = await sign_up(client, full_name="Same Name")
     second = await sign_up(client, full_name="Same Name")
 
-    assert await stored_name(db, first["id"]) != await stored_name(db, second["id"])
+    assert await stored_full_name(db, first["id"]) != await stored_full_name(db, second["id"])
 
 
 def test_a_wrong_key_is_a_clear_error_not_garbage() -> None:

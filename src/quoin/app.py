@@ -51,7 +51,7 @@ from quoin.modules.auth.security import (
 from quoin.modules.auth.throttle import LoginThrottle
 from quoin.modules.system.controller import HealthController, landing_page
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "freeze_startup_objects"]
 
 _PACKAGE_DIR = Path(__file__).parent
 
@@ -125,7 +125,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             drop_generated_error_responses,
             declare_closed_schemas,
             document_operation_security,
-            _freeze_startup_objects,
+            freeze_startup_objects,
         ],
         on_shutdown=[_disposer(db_config), counter.close, passwords.close, *([tracing.shutdown] if tracing else [])],
         state=State({"tracing": tracing, PASSWORDS_STATE_KEY: passwords}),
@@ -135,7 +135,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
 
 
-def _freeze_startup_objects() -> None:
+def freeze_startup_objects() -> None:
     """Move every object alive after start-up out of the garbage collector's sight.
 
     Modules, routes, schemas and compiled statements live as long as the

@@ -15,13 +15,19 @@ more than run the statement:
 
 - a failed statement is run again through SQLAlchemy, which classifies the
   error and, for a connection that died, invalidates the pool as for any
-  statement. That is harmless for a read. A write runs on the driver only on
-  an autocommit connection (``quoin.db.config``), where it is its own
-  transaction: a failure left nothing behind, and the next statement is not
-  in an aborted transaction. The writes here are idempotent ``UPDATE``
-  statements, so one whose connection broke after the server applied it
-  changes nothing more when run again. A write in a transactional session
-  runs through SQLAlchemy, which also begins the transaction;
+  statement (on a dead connection the re-run fails at once). For a read that
+  is harmless; inside a transaction a server error has aborted it, so the
+  re-run reports that instead, still as an error answer. A write runs on the
+  driver only on an autocommit connection (``quoin.db.config``), where it is
+  its own transaction: a server error left nothing behind, so the re-run
+  meets the same error (a taken email: 409). Only a client-side failure on a
+  live connection could see a write applied twice; the writes given here are
+  idempotent ``UPDATE … RETURNING`` statements, with every value bound
+  (``updated_at`` too), so that leaves the same row. A write in a
+  transactional session runs through SQLAlchemy, which also begins the
+  transaction;
+- a task cancelled while its statement runs leaves the connection in an
+  unknown state: it is invalidated, as SQLAlchemy does;
 - a sampled trace runs it through SQLAlchemy, so the trace shows the SQL span;
 - so does ``DB_ECHO`` (the ``sqlalchemy.engine`` logger at INFO), and any
   driver other than asyncpg (SQLite in development).
@@ -29,6 +35,7 @@ more than run the statement:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,6 +44,7 @@ from typing import Any, cast
 import asyncpg
 from opentelemetry import trace
 from sqlalchemy import Select, Update
+from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession, async_scoped_session
 
@@ -50,7 +58,7 @@ Processor = Callable[[Any], Any] | None
 class _Compiled:
     sql: str
     params: tuple[tuple[str, Processor], ...]  # in positional order: (name, bind processor)
-    columns: tuple[Processor, ...]  # result processor per selected column
+    columns: tuple[Processor, ...]  # result processor per selected or RETURNING column
 
 
 def _traced_or_echoed() -> bool:
@@ -61,12 +69,17 @@ class DirectQuery:
     """A fixed ``SELECT`` or ``UPDATE … RETURNING`` (bind parameters by name), run on the driver when that is safe.
 
     An ``UPDATE`` given here must be idempotent (same values, same row): a
-    failed one is run again (see the module's notes).
+    failed one is run again (see the module's notes). One without
+    ``RETURNING``, or leaving a value for SQLAlchemy to compute in Python
+    (an ``onupdate`` such as ``updated_at``), is refused here: the driver
+    would run it differently from SQLAlchemy.
     """
 
     def __init__(self, statement: Select[Any] | Update) -> None:
-        self._statement = statement
         self._writes = isinstance(statement, Update)
+        if isinstance(statement, Update):
+            _check_write(statement)
+        self._statement = statement
         self._compiled: dict[Dialect, _Compiled] = {}
 
     async def first(
@@ -87,6 +100,9 @@ class DirectQuery:
             record = await driver.fetchrow(compiled.sql, *args)
         except (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError, TimeoutError):
             return (await connection.execute(self._statement, params)).first()
+        except asyncio.CancelledError:
+            await connection.invalidate()
+            raise
         if record is None:
             return None
         pairs = zip(compiled.columns, record, strict=True)
@@ -104,3 +120,11 @@ class DirectQuery:
         )
         self._compiled[dialect] = _Compiled(compiled.string, binds, columns)
         return self._compiled[dialect]
+
+
+def _check_write(statement: Update) -> None:
+    if not statement.exported_columns:
+        raise ValueError("DirectQuery runs UPDATE … RETURNING only: it answers the first returned row")
+    compiled = statement.compile(dialect=PGDialect())  # type: ignore[no-untyped-call]  # untyped in SQLAlchemy
+    if computed := [column.key for column in (*compiled.insert_prefetch, *compiled.update_prefetch)]:
+        raise ValueError(f"DirectQuery needs every value bound; SQLAlchemy would compute {computed} in Python")

@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC
 
 import msgspec
 import pytest
 from advanced_alchemy.exceptions import RepositoryError
 from opentelemetry.sdk.trace import TracerProvider
-from sqlalchemy import text
+from sqlalchemy import Float, bindparam, func, select, text, update
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
 from quoin.config import Settings
-from quoin.core.encryption import FieldCipher
+from quoin.core.encryption import FieldCipher, is_token
+from quoin.db.direct import DirectQuery
 from quoin.db.errors import is_unique_violation
 from quoin.modules.users.models import User
 from quoin.modules.users.repository import UserRepository
 from quoin.modules.users.schemas import UserRead
-from tests.helpers import driver_statements, sqlalchemy_statements
+from tests.helpers import driver_statements, sqlalchemy_statements, stored_full_name
 
 
 @pytest.fixture
@@ -146,10 +148,18 @@ async def test_with_sql_echo_on_the_read_goes_through_sqlalchemy_so_it_is_logged
     assert found is None
 
 
-async def test_a_driver_read_on_a_dead_connection_fails_through_sqlalchemy(
-    database_url: URL, settings: Settings
+# What the driver is asked to run after its connection died: a read, and PATCH's write.
+AFTER_THE_CONNECTION_DIED: dict[str, Callable[[UserRepository], Awaitable[object]]] = {
+    "read": lambda repository: repository.get_public(uuid.uuid4()),
+    "write": lambda repository: repository.update_public(uuid.uuid4(), {"full_name": "Nobody"}),
+}
+
+
+@pytest.mark.parametrize("statement", AFTER_THE_CONNECTION_DIED)
+async def test_a_driver_statement_on_a_dead_connection_fails_through_sqlalchemy(
+    database_url: URL, settings: Settings, statement: str
 ) -> None:
-    engine = create_async_engine(database_url)
+    engine = create_async_engine(database_url, isolation_level="AUTOCOMMIT")  # as a GET's or a PATCH's session
     FieldCipher(settings.security.field_keys).bind(engine)
     try:
         async with AsyncSession(engine) as session:
@@ -159,7 +169,7 @@ async def test_a_driver_read_on_a_dead_connection_fails_through_sqlalchemy(
             (await (await session.connection()).get_raw_connection()).driver_connection.terminate()
 
             with pytest.raises(DBAPIError) as raised:
-                await repository.get_public(uuid.uuid4())
+                await AFTER_THE_CONNECTION_DIED[statement](repository)
 
         # SQLAlchemy saw the failure: it recognised the lost connection and dropped it from the pool.
         assert raised.value.connection_invalidated
@@ -167,13 +177,33 @@ async def test_a_driver_read_on_a_dead_connection_fails_through_sqlalchemy(
         await engine.dispose()
 
 
+async def test_a_statement_cancelled_on_the_driver_drops_its_connection(
+    engine: AsyncEngine, db: AsyncConnection
+) -> None:
+    sleep = DirectQuery(select(func.pg_sleep(bindparam("seconds", type_=Float))))
+    async with AsyncSession(engine) as session:
+        running = asyncio.create_task(sleep.first(session, {"seconds": 30}))
+        for _ in range(200):  # until the statement runs on the server
+            await asyncio.sleep(0.05)
+            if await db.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%'")):
+                break
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+
+        # Its state unknown, the connection goes (as SQLAlchemy does on a cancelled execution), not back to the pool.
+        assert (await session.connection()).invalidated
+
+
+def test_an_update_the_driver_would_run_differently_is_refused() -> None:
+    users = User.__table__
+    with pytest.raises(ValueError, match="RETURNING"):
+        DirectQuery(update(users).values(email=bindparam("email"), updated_at=bindparam("now")))
+    with pytest.raises(ValueError, match=r"\['updated_at'\]"):  # left to its onupdate, computed in Python
+        DirectQuery(update(users).values(email=bindparam("email")).returning(users.c.id))
+
+
 # --- PATCH's UPDATE … RETURNING on the driver ------------------------------------------------
-
-
-async def stored_full_name(session: AsyncSession, user_id: uuid.UUID) -> str:
-    return str(
-        (await session.execute(text("SELECT full_name FROM users WHERE id = :id"), {"id": user_id})).scalar_one()
-    )
 
 
 async def committed_user(engine: AsyncEngine, email: str) -> User:
@@ -206,7 +236,7 @@ async def test_an_update_on_an_autocommit_connection_runs_alone_on_the_driver(
     assert updated is not None
     assert updated.full_name == "Ada King"
     assert updated.updated_at > user.updated_at
-    assert "Ada" not in stored  # encrypted by the column's type on the way in
+    assert is_token(stored)  # encrypted by the column's type on the way in
     assert FieldCipher(settings.security.field_keys).decrypt(stored) == "Ada King"
 
 

@@ -31,7 +31,7 @@ def provide_users_service(db_session: NamedDependency[AsyncSession], state: Stat
     """A ``UserService`` bound to this request's session, with the app's password hasher.
 
     The hasher comes from the app's state, not as a dependency of its own:
-    Litestar resolves two dependencies of the same level in an anyio task
+    Litestar resolves two or more dependencies of one level in an anyio task
     group, which cost ~0.1 ms of a ~1 ms request (docs/performance.md).
     """
     passwords: Passwords = state[PASSWORDS_STATE_KEY]
