@@ -28,9 +28,9 @@ from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from quoin.app import freeze_startup_objects
 from quoin.config import Settings
 from quoin.core.encryption import FieldCipher
+from quoin.core.memory import freeze_startup_objects
 from quoin.db.config import sqlalchemy_config
 from quoin.modules.users.repository import UserRepository
 from quoin.modules.users.schemas import UserRead

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from quoin.core.content_type import require_declared_media_type
 from quoin.core.encryption import FieldCipher
 from quoin.core.http_security import HostHeaderMiddleware, cors_config, security_headers
 from quoin.core.logging import structlog_plugin
+from quoin.core.memory import freeze_startup_objects
 from quoin.core.metrics import MetricsController, watch_pool
 from quoin.core.observability import RequestContextMiddleware, observe_response
 from quoin.core.openapi import (
@@ -51,7 +51,7 @@ from quoin.modules.auth.security import (
 from quoin.modules.auth.throttle import LoginThrottle
 from quoin.modules.system.controller import HealthController, landing_page
 
-__all__ = ["create_app", "freeze_startup_objects"]
+__all__ = ["create_app"]
 
 _PACKAGE_DIR = Path(__file__).parent
 
@@ -133,16 +133,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_max_body_size=settings.app.request_max_body_size,
         debug=settings.app.debug,
     )
-
-
-def freeze_startup_objects() -> None:
-    """Move every object alive after start-up out of the garbage collector's sight.
-
-    Modules, routes, schemas and compiled statements live as long as the
-    process; without this, each full collection walks them all again (a
-    latency spike under load, and most of a second at exit).
-    """
-    gc.freeze()
 
 
 def _disposer(db_config: SQLAlchemyAsyncConfig) -> Callable[[], Awaitable[None]]:

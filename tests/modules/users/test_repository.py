@@ -185,7 +185,8 @@ async def test_a_statement_cancelled_on_the_driver_drops_its_connection(
         running = asyncio.create_task(sleep.first(session, {"seconds": 30}))
         for _ in range(200):  # until the statement runs on the server
             await asyncio.sleep(0.05)
-            if await db.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%'")):
+            sleeping = "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'SELECT pg_sleep%'"
+            if await db.scalar(text(sleeping)):
                 break
         running.cancel()
         with pytest.raises(asyncio.CancelledError):
