@@ -22,20 +22,20 @@ async def _hash_until(passwords: Passwords, deadline: float) -> int:
     return done
 
 
-async def _measure(passwords: Passwords, seconds: float, threads: int) -> float:
-    await asyncio.gather(*(passwords.hash("warm-up") for _ in range(threads)))
+async def _measure(passwords: Passwords, seconds: float, processes: int) -> float:
+    await asyncio.gather(*(passwords.hash("warm-up") for _ in range(processes)))
     began = time.perf_counter()
-    counts = await asyncio.gather(*(_hash_until(passwords, began + seconds) for _ in range(threads)))
+    counts = await asyncio.gather(*(_hash_until(passwords, began + seconds) for _ in range(processes)))
     return sum(counts) / (time.perf_counter() - began)
 
 
 def hashing_ceiling(settings: PasswordSettings, seconds: float = 5.0) -> float:
-    """Hashes per second, every core hashing (argon2-cffi releases the GIL)."""
-    threads = os.cpu_count() or 1
-    # The app's own hasher and parameters, but one thread per core whatever ARGON2_CONCURRENCY says:
+    """Hashes per second, every core hashing."""
+    processes = os.cpu_count() or 1
+    # The app's own hasher and parameters, but one hashing process per core whatever ARGON2_CONCURRENCY says:
     # this is the machine's ceiling, not the app's setting.
-    passwords = Passwords(msgspec.structs.replace(settings, argon2_concurrency=threads))
+    passwords = Passwords(msgspec.structs.replace(settings, argon2_concurrency=processes))
     try:
-        return asyncio.run(_measure(passwords, seconds, threads))
+        return asyncio.run(_measure(passwords, seconds, processes))
     finally:
         passwords.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import compileall
+import contextlib
 import http.client
 import os
 import re
@@ -18,6 +19,8 @@ from tests.postgres_server import free_port
 __all__ = ["ServerProcess", "compile_bytecode", "spawn_app", "spawn_floor", "spawn_ladder", "wait_until_idle"]
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# In /proc/PID/stat after the command name: the parent's pid; utime, stime, cutime, cstime.
+_PARENT, _CPU_TIMES = 1, slice(11, 15)
 _ROOT = Path(__file__).resolve().parents[1]
 _INFO = re.compile(r'"level": ?"(info|debug)"')
 
@@ -49,19 +52,25 @@ class ServerProcess:
         raise RuntimeError(f"{self.name} was not live within {timeout:.0f} s; see {self.log}:\n{self.tail()}")
 
     def cpu_seconds(self) -> float:
-        """User plus system CPU time the process (all its threads) has used so far."""
-        # Fields after the parenthesised command name; utime and stime are the 14th and 15th overall.
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+        """User plus system CPU time used so far by the server and every process it started (Argon2 hashing)."""
+        # utime, stime, cutime, cstime: cutime and cstime hold the children it has already waited for.
+        ticks = 0
+        for pid in [self.process.pid, *_descendants(self.process.pid)]:
+            with contextlib.suppress(FileNotFoundError):  # a child that ended meanwhile
+                ticks += sum(map(int, _stat(pid)[_CPU_TIMES]))
+        return ticks / _CLOCK_TICKS
 
     def memory_mib(self) -> tuple[float, float]:
-        """Resident memory now and at its peak (VmRSS, VmHWM), in MiB."""
-        values: dict[str, float] = {}
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            name, _, rest = line.partition(":")
-            if name in {"VmRSS", "VmHWM"}:
-                values[name] = int(rest.split()[0]) / 1024
-        return values["VmRSS"], values["VmHWM"]
+        """The server's resident memory now and at its peak (VmRSS, VmHWM), in MiB."""
+        return _memory_mib(self.process.pid)
+
+    def children_memory_mib(self) -> tuple[int, float, float]:
+        """How many processes the server started, and their summed VmRSS and VmHWM in MiB."""
+        memories = []
+        for pid in _descendants(self.process.pid):
+            with contextlib.suppress(FileNotFoundError):
+                memories.append(_memory_mib(pid))
+        return len(memories), sum(rss for rss, _ in memories), sum(peak for _, peak in memories)
 
     def tail(self, lines: int = 20) -> str:
         """The end of the server's log, info lines (one per request) left out if anything else is there."""
@@ -81,6 +90,37 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def _stat(pid: int) -> list[str]:
+    """The fields of ``/proc/PID/stat`` after the parenthesised command name (state first)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _descendants(pid: int) -> list[int]:
+    """The live processes below ``pid``, at any depth."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int(_stat(int(entry.name))[_PARENT])
+            except OSError:
+                continue  # ended while we looked
+    found, frontier = [], [pid]
+    while frontier:
+        children = [child for child, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
+
+
+def _memory_mib(pid: int) -> tuple[float, float]:
+    values: dict[str, float] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, rest = line.partition(":")
+        if name in {"VmRSS", "VmHWM"}:
+            values[name] = int(rest.split()[0]) / 1024
+    return values["VmRSS"], values["VmHWM"]
 
 
 def _answers_200(port: int, path: str) -> bool:

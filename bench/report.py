@@ -177,6 +177,14 @@ def _process(results: Results) -> Table:
         )
     if results.app_memory:
         rows.append(["app RSS after load / peak", f"{results.app_memory[0]:.0f} MiB / {results.app_memory[1]:.0f} MiB"])
+    if results.app_children_memory:
+        count, rss, peak = results.app_children_memory
+        rows.append(
+            [
+                f"processes the app started ({count}: Argon2 hashing, multiprocessing's resource tracker), summed",
+                f"{rss:.0f} MiB / {peak:.0f} MiB",
+            ]
+        )
     if results.floor_memory:
         rows.append(
             ["floor RSS after load / peak", f"{results.floor_memory[0]:.0f} MiB / {results.floor_memory[1]:.0f} MiB"]

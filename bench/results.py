@@ -39,6 +39,7 @@ class Results:
     storm: StormResult | None = None
     cold_starts: list[float] = field(default_factory=list)
     app_memory: tuple[float, float] | None = None  # VmRSS, VmHWM in MiB
+    app_children_memory: tuple[int, float, float] | None = None  # processes the app started; summed VmRSS, VmHWM
     floor_memory: tuple[float, float] | None = None
     parity: list[str] = field(default_factory=list)  # where the floor answers differently from the app
     ladder: list[tuple[str, Measurement]] = field(default_factory=list)  # (what the step adds, its GET run)

@@ -172,6 +172,7 @@ def _measure(options: Options, workdir: Path, stack: ExitStack) -> tuple[Results
                 exc.add_note(f"{server.name} exited with {server.process.returncode}; its log ends:\n{server.tail()}")
         raise
     results.app_memory, results.floor_memory = app.memory_mib(), floor.memory_mib()
+    results.app_children_memory = app.children_memory_mib()
     if results.failures():
         _say(f"the app answered errors; the end of its log ({app.log}):\n{app.tail()}")
     return results, env

@@ -13,6 +13,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from quoin.config import Settings
+from quoin.core import passwords as passwords_module
+from quoin.core.passwords import Passwords
 from tests.helpers import PASSWORD, TOKEN, USERS, assert_problem, login, sign_up, unique_email
 
 
@@ -78,15 +80,17 @@ async def test_unknown_email_and_wrong_password_get_the_same_401(client: httpx.A
 
 @pytest.fixture
 def argon2_verifications(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Records the hash of every Argon2 verification the app performs (the real one still runs)."""
+    """Records the hash of every Argon2 verification the app sends to its hashing processes (which still run it)."""
     seen: list[str] = []
-    real: Callable[..., bool] = PasswordHasher.verify
+    real = Passwords._run
 
-    def counting(self: PasswordHasher, password_hash: str, password: str) -> bool:
-        seen.append(password_hash)
-        return real(self, password_hash, password)
+    async def counting(self: Passwords, work: Callable[..., Any], *args: Any) -> Any:
+        if work is passwords_module._verify:
+            _parameters, password_hash, _password = args
+            seen.append(password_hash)
+        return await real(self, work, *args)
 
-    monkeypatch.setattr(PasswordHasher, "verify", counting)
+    monkeypatch.setattr(Passwords, "_run", counting)
     return seen
 
 

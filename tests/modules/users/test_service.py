@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 import msgspec
 import pytest
 from argon2 import PasswordHasher
+from litestar import Litestar
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from quoin.config import Settings
 from quoin.core.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
-from quoin.core.passwords import Passwords
+from quoin.core.passwords import PASSWORDS_STATE_KEY
 from quoin.modules.users.deps import provide_user_filters
 from quoin.modules.users.schemas import UserCreate, UserOrderField, UserUpdate
 from quoin.modules.users.service import UserService
@@ -20,9 +20,9 @@ from tests.helpers import PASSWORD
 
 
 @pytest.fixture
-async def service(db: AsyncConnection, settings: Settings) -> AsyncIterator[UserService]:
+async def service(db: AsyncConnection, app: Litestar) -> AsyncIterator[UserService]:
     async with AsyncSession(bind=db, join_transaction_mode="create_savepoint", expire_on_commit=False) as session:
-        yield UserService(session=session, passwords=Passwords(settings.passwords))
+        yield UserService(session=session, passwords=app.state[PASSWORDS_STATE_KEY])
 
 
 async def test_register_stores_the_canonical_email_and_a_verifiable_hash(service: UserService) -> None:

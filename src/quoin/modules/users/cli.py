@@ -80,10 +80,12 @@ async def _reencrypt(settings: Settings, batch_size: int) -> tuple[int, int]:
 
 async def _ensure_superuser(settings: Settings, email: str, password: str | None) -> tuple[bool, str]:
     config = sqlalchemy_config(settings.db, engine_hooks=[FieldCipher(settings.security.field_keys).bind])
+    passwords = Passwords(settings.passwords)
     try:
         async with config.get_session() as session:
-            service = UserService(session=session, passwords=Passwords(settings.passwords))
+            service = UserService(session=session, passwords=passwords)
             user, created = await service.ensure_superuser(email, password)
             return created, str(user.id)
     finally:
+        passwords.close()
         await config.get_engine().dispose()
