@@ -116,10 +116,12 @@ def _load(options: Options, runner: Runner, passwords: PasswordSettings, results
         _show(SCENARIOS[key].title, results.hashing[key])
     if options.wants("storm"):
         _say("GET /api/v1/users/{id} alone, then during a sign-up storm")
-        results.storm = runner.storm()
-        _show("alone", results.storm.alone)
-        _show("during sign-up storm", results.storm.during)
-        _say(f"  sign-ups during the storm: {results.storm.signups.rps:.1f}/s")
+        for _ in range(options.rounds):
+            storm = runner.storm()
+            results.storms.append(storm)
+            _show("alone", storm.alone)
+            _show("during sign-up storm", storm.during)
+            _say(f"  sign-ups during the storm: {storm.signups.rps:.1f}/s")
 
 
 def _ladder(runner: Runner, env: BenchEnvironment, workdir: Path, logs: Path | None) -> list[tuple[str, Measurement]]:

@@ -88,30 +88,34 @@ class Passwords:
             settings.argon2_parallelism,
         )
         self._processes = settings.concurrency
-        self._pool = self._new_pool()
+        # Made on first use: even an idle pool starts multiprocessing's
+        # resource tracker, a process that start-up and CLI commands need not pay for.
+        self._pool: ProcessPoolExecutor | None = None
         self._dummy_hash: str | None = None
 
-    def _new_pool(self) -> ProcessPoolExecutor:
-        # "spawn": a fresh interpreter that imports this module only. Forking the
-        # server would copy its memory and its threads' held locks.
-        return ProcessPoolExecutor(
-            max_workers=self._processes,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_start_hashing_process,
-        )
+    def _current_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            # "spawn": a fresh interpreter that imports this module only. Forking the
+            # server would copy its memory and its threads' held locks.
+            self._pool = ProcessPoolExecutor(
+                max_workers=self._processes,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_start_hashing_process,
+            )
+        return self._pool
 
     async def _run(self, work: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
         loop = asyncio.get_running_loop()
-        pool = self._pool
+        pool = self._current_pool()
         try:
             return await loop.run_in_executor(pool, functools.partial(work, *args, **kwargs))
         except BrokenProcessPool:
             # A hashing process died (the OOM killer, a signal): every later
             # call on that pool would fail, so the first to notice replaces it.
             if self._pool is pool:
-                self._pool = self._new_pool()
+                self._pool = None
                 pool.shutdown(wait=False, cancel_futures=True)
-            return await loop.run_in_executor(self._pool, functools.partial(work, *args, **kwargs))
+            return await loop.run_in_executor(self._current_pool(), functools.partial(work, *args, **kwargs))
 
     async def hash(self, password: str) -> str:
         """The PHC-format Argon2id hash of ``password``."""
@@ -131,7 +135,8 @@ class Passwords:
 
     def close(self) -> None:
         """Stop the hashing processes (app shutdown); work still queued is dropped."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
     def needs_rehash(self, password_hash: str) -> bool:
         """True when the hash was made with other parameters than the configured ones."""
