@@ -107,7 +107,7 @@ def _load(options: Options, runner: Runner, passwords: PasswordSettings, results
         for m in results.compared[key]:
             _show(SCENARIOS[key].title, m)
     if options.wants(*HASHING_SCENARIOS):
-        _say("Argon2 ceiling (the app's hasher, one thread per core)")
+        _say("Argon2 ceiling (the app's hasher, one hashing process per core)")
         results.ceiling = hashing_ceiling(passwords)
         _say(f"  {results.ceiling:.1f} hashes/s")
     for key in (k for k in HASHING_SCENARIOS if options.wants(k)):
