@@ -40,7 +40,12 @@ def parse(argv: Sequence[str] | None, description: str | None) -> Options:
     number = parser.add_argument
     number("--duration", type=int, default=10, help="seconds of each measured run (default 10)")
     number("--warmup", type=int, default=3, help="seconds of warm-up before each measured run (default 3)")
-    number("--rounds", type=int, default=2, help="app/floor alternations per floor scenario (default 2)")
+    number(
+        "--rounds",
+        type=int,
+        default=2,
+        help="app/floor alternations per floor scenario, alone/storm alternations for the storm (default 2)",
+    )
     number("--connections", type=int, default=64, help="wrk connections (default 64)")
     number("--threads", type=int, default=2, help="wrk threads (default 2)")
     number("--hashing-connections", type=int, default=8, help="wrk connections for sign-up and login (default 8)")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import select
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
+from concurrent.futures.process import BrokenProcessPool
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -36,6 +38,10 @@ def _running(pid: int) -> bool:
     return state != "Z"
 
 
+def _oom_score_adj(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/oom_score_adj").read_text())
+
+
 def _wait_until_gone(pids: set[int], seconds: float = 15) -> set[int]:
     deadline = time.monotonic() + seconds
     while (alive := {pid for pid in pids if _running(pid)}) and time.monotonic() < deadline:
@@ -43,18 +49,22 @@ def _wait_until_gone(pids: set[int], seconds: float = 15) -> set[int]:
     return alive
 
 
-async def _hashing_processes(passwords: Passwords) -> Iterator[multiprocessing.Process]:
+async def _hashing_processes(passwords: Passwords) -> list[multiprocessing.Process]:
+    """Hash once and return the processes that appeared for it."""
     before = set(multiprocessing.active_children())
     assert PasswordHasher().verify(await passwords.hash("first"), "first")
-    return iter(set(multiprocessing.active_children()) - before)
+    return list(set(multiprocessing.active_children()) - before)
 
 
 async def test_hashing_runs_in_a_niced_process_of_its_own(passwords: Passwords) -> None:
-    processes = list(await _hashing_processes(passwords))
+    processes = await _hashing_processes(passwords)
 
     assert len(processes) == 1
-    assert processes[0].pid != os.getpid()
-    assert os.getpriority(os.PRIO_PROCESS, processes[0].pid) == 19
+    pid = processes[0].pid
+    assert pid is not None
+    assert pid != os.getpid()
+    assert os.getpriority(os.PRIO_PROCESS, pid) == 19
+    assert _oom_score_adj(pid) == 1000
     stored = await passwords.hash("secret")
     assert await passwords.verify(stored, "secret")
     assert not await passwords.verify(stored, "wrong")
@@ -62,8 +72,29 @@ async def test_hashing_runs_in_a_niced_process_of_its_own(passwords: Passwords) 
     assert not await passwords.verify("not an argon2 hash", "secret")
 
 
+async def test_a_hashing_process_imports_neither_the_app_nor_its_libraries(passwords: Passwords) -> None:
+    # It imports quoin.core.passwords and re-runs the parent's main script (here pytest's).
+    modules = await passwords._run(eval, "sorted(__import__('sys').modules)")
+
+    assert "quoin.core.passwords" in modules
+    assert not {name for name in modules if name.split(".")[0] in {"litestar", "sqlalchemy", "msgspec", "uvicorn"}}
+    assert not {"quoin.config", "quoin.cli", "quoin.app"} & set(modules)
+
+
+def test_the_console_script_enters_through_a_module_that_imports_nothing() -> None:
+    # multiprocessing's "spawn" re-runs the `quoin` script in every hashing process.
+    (script,) = entry_points(group="console_scripts", name="quoin")
+    probe = "import sys, quoin.console; print(' '.join(sorted(sys.modules)))"
+    modules = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+
+    assert script.value == "quoin.console:main"
+    assert "quoin.console" in modules
+    assert not {name for name in modules if name.split(".")[0] in {"litestar", "sqlalchemy", "click", "uvicorn"}}
+
+
 async def test_a_killed_hashing_process_is_replaced(passwords: Passwords) -> None:
     (process,) = await _hashing_processes(passwords)
+    assert process.pid is not None
     os.kill(process.pid, signal.SIGKILL)
     assert not _wait_until_gone({process.pid})
 
@@ -73,8 +104,16 @@ async def test_a_killed_hashing_process_is_replaced(passwords: Passwords) -> Non
     assert await passwords.verify(stored, "after")
 
 
+async def test_work_that_kills_its_process_is_retried_once_then_fails(passwords: Passwords) -> None:
+    with pytest.raises(BrokenProcessPool):
+        await passwords._run(os._exit, 1)
+
+    assert PasswordHasher().verify(await passwords.hash("after"), "after")
+
+
 async def test_ctrl_c_is_left_to_the_server(passwords: Passwords) -> None:
     (process,) = await _hashing_processes(passwords)
+    assert process.pid is not None
 
     os.kill(process.pid, signal.SIGINT)
 
@@ -82,8 +121,20 @@ async def test_ctrl_c_is_left_to_the_server(passwords: Passwords) -> None:
     assert process.is_alive()
 
 
+async def test_closing_stops_the_processes_and_refuses_more_work() -> None:
+    passwords = Passwords(CHEAP)
+    (process,) = await _hashing_processes(passwords)
+    assert process.pid is not None
+
+    passwords.close()
+
+    assert not _wait_until_gone({process.pid})
+    with pytest.raises(RuntimeError, match="stopped"):
+        await passwords.hash("late")
+
+
 _SERVER = """
-import asyncio, multiprocessing, sys, time
+import asyncio, multiprocessing, time
 from quoin.config import PasswordSettings
 from quoin.core.passwords import Passwords
 
@@ -100,6 +151,8 @@ asyncio.run(main())
 def test_hashing_processes_end_when_the_server_is_killed() -> None:
     with subprocess.Popen([sys.executable, "-c", _SERVER], stdout=subprocess.PIPE, text=True) as server:
         assert server.stdout is not None
+        ready, _, _ = select.select([server.stdout], [], [], 60)
+        assert ready, "the server did not report its hashing processes"
         children = {int(pid) for pid in server.stdout.readline().split()}
         assert children
         assert all(_running(pid) for pid in children)
@@ -107,23 +160,3 @@ def test_hashing_processes_end_when_the_server_is_killed() -> None:
         server.kill()
 
     assert not _wait_until_gone(children)
-
-
-def test_the_console_script_starts_from_a_module_that_imports_nothing() -> None:
-    (script,) = entry_points(group="console_scripts", name="quoin")
-
-    assert script.value == "quoin.console:main"
-
-
-def test_a_hashing_process_imports_neither_the_app_nor_its_libraries() -> None:
-    # A hashing process imports quoin.core.passwords and, started under the
-    # `quoin` console script, the script's module again (multiprocessing "spawn").
-    probe = "import sys, quoin.console, quoin.core.passwords; print(' '.join(sorted(sys.modules)))"
-    modules = set(
-        subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
-    )
-
-    assert {"quoin.console", "quoin.core.passwords", "argon2"} <= modules
-    assert not {name for name in modules if name.split(".")[0] in {"litestar", "sqlalchemy", "msgspec", "uvicorn"}}
-    assert "quoin.cli" not in modules
-    assert "quoin.config" not in modules

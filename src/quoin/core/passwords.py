@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import functools
 import multiprocessing
@@ -11,7 +12,8 @@ import signal
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -26,22 +28,24 @@ __all__ = ["PASSWORDS_STATE_KEY", "Passwords"]
 
 PASSWORDS_STATE_KEY = "passwords"  # the app's one Passwords, in its State
 
-_P = ParamSpec("_P")
 _T = TypeVar("_T")
 _Parameters = tuple[int, int, int]  # time cost, memory cost (KiB), parallelism
 
 
 def _start_hashing_process() -> None:
-    """Run in each hashing process once: the lowest CPU priority, and an end that follows the server's.
+    """Run in each hashing process once, before any hash.
 
-    Niced, hashing gets whatever CPU the requests leave, which is all of it
-    when nothing else runs; Argon2's lane threads inherit the priority.
-    Ctrl-C is left to the server, which stops the pool when it shuts down; a
-    server killed outright cannot, so the process also ends when its parent does.
+    The lowest CPU priority (Argon2's lane threads inherit it), so hashing
+    gets what the requests leave. The kernel's OOM killer takes a hashing
+    process before the server where it picks one process (the pool replaces
+    it). Ctrl-C is left to the server, which stops the pool; a server killed
+    outright cannot, so the process also ends when its parent does.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     with contextlib.suppress(OSError):
-        os.nice(19)
+        os.setpriority(os.PRIO_PROCESS, 0, 19)
+    with contextlib.suppress(OSError):
+        Path("/proc/self/oom_score_adj").write_text("1000")
     server = multiprocessing.parent_process()
     if server is not None:
         threading.Thread(target=_exit_after, args=(server,), name="server-watch", daemon=True).start()
@@ -69,16 +73,22 @@ def _verify(parameters: _Parameters, password_hash: str, password: str) -> bool:
         return False
 
 
+def _matches_nothing(parameters: _Parameters) -> str:
+    """A well-formed hash with these parameters (zero salt, zero digest) that no password produces."""
+    time_cost, memory_cost, parallelism = parameters
+    salt, digest = (base64.b64encode(bytes(size)).decode().rstrip("=") for size in (16, 32))
+    return f"$argon2id$v=19$m={memory_cost},t={time_cost},p={parallelism}${salt}${digest}"
+
+
 class Passwords:
     """Hashes and verifies passwords with Argon2id.
 
     The work runs in up to ``ARGON2_CONCURRENCY`` processes (one per CPU by
-    default), started on first use and niced to 19: a sign-up storm cannot
-    hold more than that many hashes' memory at once, and hashing shares
-    neither the server's interpreter lock nor its address space. As niced
-    threads of the server, hashing still cost the event loop about a fifth
-    of its core during a sign-up storm (``docs/performance.md``). A hashing
-    process that dies is replaced and its hash retried once.
+    default), started on first use with multiprocessing's "spawn" and niced
+    to 19: a sign-up storm cannot hold more than that many hashes' memory at
+    once, and hashing shares neither the server's interpreter lock nor its
+    address space. A hashing process that dies is replaced and its call
+    retried once.
     """
 
     def __init__(self, settings: PasswordSettings) -> None:
@@ -87,16 +97,22 @@ class Passwords:
             settings.argon2_memory_cost,
             settings.argon2_parallelism,
         )
+        # Verified against when an email is unknown, so that path costs one
+        # verification too and timing does not tell which part was wrong.
+        self._unknown_user_hash = _matches_nothing(self._parameters)
         self._processes = settings.concurrency
-        # Made on first use: even an idle pool starts multiprocessing's
-        # resource tracker, a process that start-up and CLI commands need not pay for.
+        # Made on first use: even an idle pool starts multiprocessing's resource
+        # tracker, a process that CLI commands and start-up need not pay for.
         self._pool: ProcessPoolExecutor | None = None
-        self._dummy_hash: str | None = None
+        self._closed = False
 
     def _current_pool(self) -> ProcessPoolExecutor:
+        if self._closed:
+            raise RuntimeError("password hashing has been stopped")
         if self._pool is None:
-            # "spawn": a fresh interpreter that imports this module only. Forking the
-            # server would copy its memory and its threads' held locks.
+            # A spawned process imports this module and re-runs the parent's main
+            # script (the `quoin` console script or `python -m quoin`: both light).
+            # Forking the server instead would copy its memory and held locks.
             self._pool = ProcessPoolExecutor(
                 max_workers=self._processes,
                 mp_context=multiprocessing.get_context("spawn"),
@@ -104,18 +120,19 @@ class Passwords:
             )
         return self._pool
 
-    async def _run(self, work: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+    async def _run(self, work: Callable[..., _T], *args: object) -> _T:
         loop = asyncio.get_running_loop()
+        call = functools.partial(work, *args)
         pool = self._current_pool()
         try:
-            return await loop.run_in_executor(pool, functools.partial(work, *args, **kwargs))
+            return await loop.run_in_executor(pool, call)
         except BrokenProcessPool:
-            # A hashing process died (the OOM killer, a signal): every later
+            # A hashing process died (a signal, the OOM killer): every later
             # call on that pool would fail, so the first to notice replaces it.
             if self._pool is pool:
                 self._pool = None
-                pool.shutdown(wait=False, cancel_futures=True)
-            return await loop.run_in_executor(self._current_pool(), functools.partial(work, *args, **kwargs))
+                pool.shutdown(wait=False)
+            return await loop.run_in_executor(self._current_pool(), call)
 
     async def hash(self, password: str) -> str:
         """The PHC-format Argon2id hash of ``password``."""
@@ -123,20 +140,15 @@ class Passwords:
 
     async def verify(self, password_hash: str | None, password: str) -> bool:
         """Whether ``password`` matches ``password_hash``; with no hash, spend the same work and say no."""
-        if password_hash is None:
-            # Verified against when an email is unknown, so that path costs one
-            # verification too and timing does not tell which part was wrong.
-            # Made on first use: it costs one hash, which start-up need not pay.
-            if self._dummy_hash is None:
-                self._dummy_hash = await self.hash("quoin-dummy-password")
-            await self._run(_verify, self._parameters, self._dummy_hash, password)
-            return False
-        return await self._run(_verify, self._parameters, password_hash, password)
+        matched = await self._run(_verify, self._parameters, password_hash or self._unknown_user_hash, password)
+        return matched and password_hash is not None
 
     def close(self) -> None:
-        """Stop the hashing processes (app shutdown); work still queued is dropped."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        """Stop the hashing processes once their current work is done (app shutdown)."""
+        self._closed = True
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False)
 
     def needs_rehash(self, password_hash: str) -> bool:
         """True when the hash was made with other parameters than the configured ones."""

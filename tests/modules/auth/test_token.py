@@ -13,7 +13,6 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from quoin.config import Settings
-from quoin.core import passwords as passwords_module
 from quoin.core.passwords import Passwords
 from tests.helpers import PASSWORD, TOKEN, USERS, assert_problem, login, sign_up, unique_email
 
@@ -79,18 +78,19 @@ async def test_unknown_email_and_wrong_password_get_the_same_401(client: httpx.A
 
 
 @pytest.fixture
-def argon2_verifications(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Records the hash of every Argon2 verification the app sends to its hashing processes (which still run it)."""
-    seen: list[str] = []
+def argon2_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str | None]]:
+    """Every Argon2 computation the app sends to its hashing processes (which still run it).
+
+    Each is ``(work, the hash verified against or None)``.
+    """
+    seen: list[tuple[str, str | None]] = []
     real = Passwords._run
 
-    async def counting(self: Passwords, work: Callable[..., Any], *args: Any) -> Any:
-        if work is passwords_module._verify:
-            _parameters, password_hash, _password = args
-            seen.append(password_hash)
+    async def recording(self: Passwords, work: Callable[..., Any], *args: Any) -> Any:
+        seen.append((work.__name__, args[1] if work.__name__ == "_verify" else None))
         return await real(self, work, *args)
 
-    monkeypatch.setattr(Passwords, "_run", counting)
+    monkeypatch.setattr(Passwords, "_run", recording)
     return seen
 
 
@@ -100,20 +100,24 @@ def parameters(password_hash: str) -> str:
 
 
 async def test_unknown_email_and_wrong_password_both_cost_one_verification_of_equal_cost(
-    client: httpx.AsyncClient, db: AsyncConnection, argon2_verifications: list[str]
+    client: httpx.AsyncClient, db: AsyncConnection, argon2_calls: list[tuple[str, str | None]]
 ) -> None:
     user = await sign_up(client)
     stored = (await db.execute(text("SELECT hashed_password FROM users WHERE id = :id"), {"id": user["id"]})).scalar()
+    argon2_calls.clear()
 
-    await client.post(TOKEN, data={"username": unique_email(), "password": PASSWORD})
-    after_unknown = list(argon2_verifications)
-    await client.post(TOKEN, data={"username": user["email"], "password": "not the password"})
-    after_wrong = argon2_verifications[len(after_unknown) :]
+    unknown = await client.post(TOKEN, data={"username": unique_email(), "password": PASSWORD})
+    after_unknown = list(argon2_calls)
+    wrong = await client.post(TOKEN, data={"username": user["email"], "password": "not the password"})
+    after_wrong = argon2_calls[len(after_unknown) :]
 
+    assert (unknown.status_code, wrong.status_code) == (401, 401)
+    assert after_wrong == [("_verify", stored)]
     assert len(after_unknown) == 1
-    assert len(after_wrong) == 1
-    assert after_wrong == [stored]
-    assert parameters(after_unknown[0]) == parameters(stored)
+    work, verified_against = after_unknown[0]
+    assert work == "_verify"
+    assert verified_against is not None
+    assert parameters(verified_against) == parameters(stored)
 
 
 async def test_an_inactive_user_cannot_log_in(client: httpx.AsyncClient, db: AsyncConnection) -> None:
