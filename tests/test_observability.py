@@ -26,7 +26,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from quoin.core.access import PUBLIC
-from quoin.core.telemetry import Tracing
+from quoin.core.telemetry import TRACING_STATE_KEY, Tracing
 from tests.conftest import DatabaseFactory, make_settings
 from tests.helpers import API_KEYS, PASSWORD, TOKEN, USERS, engine_of, make_account, running_app, unique_email
 
@@ -63,7 +63,7 @@ def logs(app: Litestar) -> Iterator[LogCapture]:
 
 @pytest.fixture(scope="session")
 def span_exporter(app: Litestar) -> InMemorySpanExporter:
-    tracing = app.state["tracing"]
+    tracing = app.state[TRACING_STATE_KEY]
     assert isinstance(tracing, Tracing)
     exporter = InMemorySpanExporter()
     tracing.provider.add_span_processor(SimpleSpanProcessor(exporter))
@@ -125,7 +125,7 @@ async def test_without_traceparent_a_new_trace_starts(client: httpx.AsyncClient,
 def traced_app_logs(app: Litestar) -> Iterator[tuple[InMemorySpanExporter, LogCapture]]:
     """The spans ``app`` records and the log lines it writes meanwhile."""
     exporter = InMemorySpanExporter()
-    app.state["tracing"].provider.add_span_processor(SimpleSpanProcessor(exporter))
+    app.state[TRACING_STATE_KEY].provider.add_span_processor(SimpleSpanProcessor(exporter))
     root = logging.getLogger()
     capture = LogCapture(next(h for h in root.handlers if h.formatter is not None).formatter)
     root.addHandler(capture)
@@ -267,7 +267,7 @@ async def test_a_crash_logs_the_trace_with_request_and_trace_ids_and_marks_the_s
     exporter = InMemorySpanExporter()
     async with running_app(make_settings(database_url)) as (app, client):
         app.register(crash)
-        app.state["tracing"].provider.add_span_processor(SimpleSpanProcessor(exporter))
+        app.state[TRACING_STATE_KEY].provider.add_span_processor(SimpleSpanProcessor(exporter))
         capture = LogCapture(next(h for h in logging.getLogger().handlers if h.formatter is not None).formatter)
         logging.getLogger().addHandler(capture)
         try:
@@ -348,7 +348,7 @@ async def test_with_otel_disabled_nothing_is_installed_and_logs_carry_no_trace(d
             logging.getLogger().removeHandler(capture)
 
     assert response.status_code == 404
-    assert app.state["tracing"] is None
+    assert app.state[TRACING_STATE_KEY] is None
     assert "OpenTelemetryPlugin" not in {type(p).__name__ for p in app.plugins}
     [line] = [e for e in capture.events() if e["event"] == "request"]
     assert "trace_id" not in line

@@ -35,7 +35,7 @@ from quoin.core.passwords import PASSWORDS_STATE_KEY, Passwords
 from quoin.core.problem_details import problem_details_plugin
 from quoin.core.rate_limit import RateLimiter, RateLimitMiddleware, add_rate_limit_headers, window_counter
 from quoin.core.request_id import add_request_id_header
-from quoin.core.telemetry import Tracing
+from quoin.core.telemetry import TRACING_STATE_KEY, Tracing
 from quoin.db.config import sqlalchemy_config
 from quoin.db.startup import database_waiter
 from quoin.modules import API_V1_ROUTES
@@ -128,7 +128,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             freeze_startup_objects,
         ],
         on_shutdown=[_disposer(db_config), counter.close, passwords.close, *([tracing.shutdown] if tracing else [])],
-        state=State({"tracing": tracing, PASSWORDS_STATE_KEY: passwords}),
+        state=State({TRACING_STATE_KEY: tracing, PASSWORDS_STATE_KEY: passwords}),
         template_config=TemplateConfig(directory=_PACKAGE_DIR / "templates", engine=JinjaTemplateEngine),
         request_max_body_size=settings.app.request_max_body_size,
         debug=settings.app.debug,

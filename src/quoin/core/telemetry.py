@@ -30,7 +30,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from quoin import __version__
 from quoin.config import TelemetrySettings
 
-__all__ = ["UNTRACED_PATHS", "HeadSampledConfig", "HeadSampledMiddleware", "Tracing"]
+__all__ = ["TRACING_STATE_KEY", "UNTRACED_PATHS", "HeadSampledConfig", "HeadSampledMiddleware", "Tracing"]
+
+TRACING_STATE_KEY = "tracing"  # the app's Tracing (None when off), in its State
 
 # Probes and scrapes run every few seconds; tracing them would drown real traffic.
 UNTRACED_PATHS = ["^/metrics", "^/health/"]
