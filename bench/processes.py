@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.postgres_server import free_port
+from tests.processes import descendants, stat_fields
 
 __all__ = ["ServerProcess", "compile_bytecode", "spawn_app", "spawn_floor", "spawn_ladder", "wait_until_idle"]
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-# In /proc/PID/stat after the command name: the parent's pid; utime, stime, cutime, cstime.
-_PARENT, _CPU_TIMES = 1, slice(11, 15)
+# In /proc/PID/stat after the command name: utime, stime, cutime, cstime.
+_CPU_TIMES = slice(11, 15)
 _ROOT = Path(__file__).resolve().parents[1]
 _INFO = re.compile(r'"level": ?"(info|debug)"')
 
@@ -55,9 +56,9 @@ class ServerProcess:
         """User plus system CPU time used so far by the server and every process it started (Argon2 hashing)."""
         # utime, stime, cutime, cstime: cutime and cstime hold the children it has already waited for.
         ticks = 0
-        for pid in [self.process.pid, *_descendants(self.process.pid)]:
+        for pid in [self.process.pid, *descendants(self.process.pid)]:
             with contextlib.suppress(FileNotFoundError):  # a child that ended meanwhile
-                ticks += sum(map(int, _stat(pid)[_CPU_TIMES]))
+                ticks += sum(map(int, stat_fields(pid)[_CPU_TIMES]))
         return ticks / _CLOCK_TICKS
 
     def memory_mib(self) -> tuple[float, float]:
@@ -67,7 +68,7 @@ class ServerProcess:
     def children_memory_mib(self) -> tuple[int, float, float]:
         """How many processes the server started, and their summed VmRSS and VmHWM in MiB."""
         memories = []
-        for pid in _descendants(self.process.pid):
+        for pid in descendants(self.process.pid):
             with contextlib.suppress(FileNotFoundError):
                 memories.append(_memory_mib(pid))
         return len(memories), sum(rss for rss, _ in memories), sum(peak for _, peak in memories)
@@ -90,28 +91,6 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-
-
-def _stat(pid: int) -> list[str]:
-    """The fields of ``/proc/PID/stat`` after the parenthesised command name (state first)."""
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-
-
-def _descendants(pid: int) -> list[int]:
-    """The live processes below ``pid``, at any depth."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parents[int(entry.name)] = int(_stat(int(entry.name))[_PARENT])
-            except OSError:
-                continue  # ended while we looked
-    found, frontier = [], [pid]
-    while frontier:
-        children = [child for child, parent in parents.items() if parent in frontier]
-        found += children
-        frontier = children
-    return found
 
 
 def _memory_mib(pid: int) -> tuple[float, float]:

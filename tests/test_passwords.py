@@ -8,7 +8,6 @@ import select
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator
 from concurrent.futures.process import BrokenProcessPool
 from importlib.metadata import entry_points
@@ -19,6 +18,7 @@ from argon2 import PasswordHasher
 
 from quoin.config import PasswordSettings
 from quoin.core.passwords import Passwords
+from tests.processes import running, wait_until_gone
 
 CHEAP = PasswordSettings(argon2_time_cost=1, argon2_memory_cost=1024, argon2_parallelism=1, argon2_concurrency=1)
 
@@ -30,23 +30,8 @@ async def passwords() -> AsyncIterator[Passwords]:
     hasher.close()
 
 
-def _running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
-
-
 def _oom_score_adj(pid: int) -> int:
     return int(Path(f"/proc/{pid}/oom_score_adj").read_text())
-
-
-def _wait_until_gone(pids: set[int], seconds: float = 15) -> set[int]:
-    deadline = time.monotonic() + seconds
-    while (alive := {pid for pid in pids if _running(pid)}) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return alive
 
 
 async def _hashing_processes(passwords: Passwords) -> list[multiprocessing.Process]:
@@ -96,7 +81,7 @@ async def test_a_killed_hashing_process_is_replaced(passwords: Passwords) -> Non
     (process,) = await _hashing_processes(passwords)
     assert process.pid is not None
     os.kill(process.pid, signal.SIGKILL)
-    assert not _wait_until_gone({process.pid})
+    assert not wait_until_gone({process.pid})
 
     stored = await passwords.hash("after")
 
@@ -128,7 +113,7 @@ async def test_closing_stops_the_processes_and_refuses_more_work() -> None:
 
     passwords.close()
 
-    assert not _wait_until_gone({process.pid})
+    assert not wait_until_gone({process.pid})
     with pytest.raises(RuntimeError, match="stopped"):
         await passwords.hash("late")
 
@@ -155,8 +140,8 @@ def test_hashing_processes_end_when_the_server_is_killed() -> None:
         assert ready, "the server did not report its hashing processes"
         children = {int(pid) for pid in server.stdout.readline().split()}
         assert children
-        assert all(_running(pid) for pid in children)
+        assert all(running(pid) for pid in children)
 
         server.kill()
 
-    assert not _wait_until_gone(children)
+    assert not wait_until_gone(children)

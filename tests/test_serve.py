@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -17,10 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tests.helpers import PASSWORD, clean_environment, count_users
 from tests.postgres_server import free_port
+from tests.processes import descendants, mapped_files, wait_until_gone
 
 
-def start_server(cwd: Path, **env: str) -> tuple[subprocess.Popen[str], str]:
-    """Start ``python -m quoin serve`` in ``cwd`` and wait until it is ready; the process and its base URL.
+def start_server(cwd: Path, command: Sequence[str] = (), **env: str) -> tuple[subprocess.Popen[str], str]:
+    """Start ``python -m quoin serve`` (or ``command``) in ``cwd``; once ready, the process and its base URL.
 
     Database variables of the caller's environment are dropped; ``env`` adds the
     test's own. The drain period is off unless ``env`` sets ``DRAIN_SECONDS``.
@@ -28,7 +30,7 @@ def start_server(cwd: Path, **env: str) -> tuple[subprocess.Popen[str], str]:
     port = free_port()
     clean = clean_environment()
     process = subprocess.Popen(
-        [sys.executable, "-m", "quoin", "serve"],
+        list(command) or [sys.executable, "-m", "quoin", "serve"],
         cwd=cwd,
         env={**clean, "DRAIN_SECONDS": "0", **env, "PORT": str(port)},
         stdout=subprocess.PIPE,
@@ -143,3 +145,31 @@ async def test_with_postgres_variables_serve_stores_rows_in_postgres(
     assert rows_after_create == 1
     assert statuses == EXPECTED
     assert not (tmp_path / "quoin.db").exists()
+
+
+def test_each_worker_hashes_in_small_niced_processes_that_end_with_the_server(tmp_path: Path) -> None:
+    # The console script, as `./run serve` and the container start it: multiprocessing's
+    # "spawn" re-runs it in every hashing process, which must stay free of the app.
+    quoin = Path(sys.executable).with_name("quoin")
+    process, base = start_server(tmp_path, command=[str(quoin), "serve"], WORKERS="2")
+    try:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            created = client.post("/api/v1/users/", json={"email": "workers@example.com", "password": PASSWORD})
+            logins = [
+                client.post("/api/v1/auth/token", data={"username": "workers@example.com", "password": PASSWORD})
+                for _ in range(6)
+            ]
+        started = set(descendants(process.pid))
+        hashing = {pid for pid in started if os.getpriority(os.PRIO_PROCESS, pid) == 19}
+        libraries = {pid: mapped_files(pid) for pid in hashing}
+    finally:
+        code = stop_server(process)
+
+    assert created.status_code == 201
+    assert [login.status_code for login in logins] == [200] * 6
+    assert hashing
+    assert all(any("argon2" in path for path in files) for files in libraries.values())
+    app_libraries = ("sqlalchemy", "asyncpg", "msgspec", "uvloop", "httptools")
+    assert not [path for files in libraries.values() for path in files if any(lib in path for lib in app_libraries)]
+    assert code == 0
+    assert not wait_until_gone(started)
