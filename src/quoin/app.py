@@ -40,7 +40,6 @@ from quoin.db.config import sqlalchemy_config
 from quoin.db.startup import database_waiter
 from quoin.modules import API_V1_ROUTES
 from quoin.modules.api_keys.keys import ApiKeyHasher
-from quoin.modules.auth.deps import provide_current_user
 from quoin.modules.auth.security import (
     TokenIssuer,
     api_key_owner_identity,
@@ -102,7 +101,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "token_issuer": Provide(lambda: token_issuer, use_cache=True, sync_to_thread=False),
             "rate_limiter": Provide(lambda: limiter, use_cache=True, sync_to_thread=False),
             "login_throttle": Provide(lambda: login_throttle, use_cache=True, sync_to_thread=False),
-            "current_user": Provide(provide_current_user, sync_to_thread=False),
         },
         plugins=[
             SQLAlchemyPlugin(config=db_config),

@@ -16,12 +16,11 @@ from quoin.core.pagination import Limit, Offset
 from quoin.modules.api_keys.deps import provide_api_keys_service
 from quoin.modules.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPage, ApiKeyRead
 from quoin.modules.api_keys.service import ApiKeyService
-from quoin.modules.users.schemas import UserRead
+from quoin.modules.auth.caller import AuthenticatedRequest
 
 __all__ = ["ApiKeyController"]
 
 ApiKeys = NamedDependency[ApiKeyService]
-CurrentUser = NamedDependency[UserRead]
 
 
 class ApiKeyController(Controller):
@@ -39,10 +38,10 @@ class ApiKeyController(Controller):
         responses=problem_responses(400, 401, 413, 415, 422, 429, 500, 503),
     )
     async def create_api_key(
-        self, api_keys_service: ApiKeys, current_user: CurrentUser, data: JSONBody[ApiKeyCreate]
+        self, api_keys_service: ApiKeys, request: AuthenticatedRequest, data: JSONBody[ApiKeyCreate]
     ) -> ApiKeyCreated:
         """Create a key for the caller. The `key` is in this response only; store it now."""
-        api_key, key = await api_keys_service.issue(current_user.id, data)
+        api_key, key = await api_keys_service.issue(request.user.id, data)
         read = api_keys_service.to_schema(api_key, schema_type=ApiKeyRead)
         return ApiKeyCreated(**msgspec.structs.asdict(read), key=key)
 
@@ -53,10 +52,10 @@ class ApiKeyController(Controller):
         responses=problem_responses(401, 422, 429, 500, 503),
     )
     async def list_api_keys(
-        self, api_keys_service: ApiKeys, current_user: CurrentUser, limit: Limit = 20, offset: Offset = 0
+        self, api_keys_service: ApiKeys, request: AuthenticatedRequest, limit: Limit = 20, offset: Offset = 0
     ) -> ApiKeyPage:
         """The caller's keys, newest first; secrets are never shown again."""
-        keys, total = await api_keys_service.list_for(current_user.id, limit=limit, offset=offset)
+        keys, total = await api_keys_service.list_for(request.user.id, limit=limit, offset=offset)
         items = [api_keys_service.to_schema(k, schema_type=ApiKeyRead) for k in keys]
         return ApiKeyPage(items=items, total=total, limit=limit, offset=offset)
 
@@ -70,8 +69,8 @@ class ApiKeyController(Controller):
     async def revoke_api_key(
         self,
         api_keys_service: ApiKeys,
-        current_user: CurrentUser,
+        request: AuthenticatedRequest,
         key_id: Annotated[UUID, PathParameter(title="API key id")],
     ) -> None:
         """Revoke one of the caller's keys; it is refused at once, on every instance."""
-        await api_keys_service.revoke(current_user.id, key_id)
+        await api_keys_service.revoke(request.user.id, key_id)
