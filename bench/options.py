@@ -28,6 +28,7 @@ class Options:
     overrides: dict[str, str]
     markdown: Path | None
     logs: Path | None
+    profile: Path | None
 
     def wants(self, *scenarios: str) -> bool:
         """Whether any of ``scenarios`` was selected."""
@@ -60,6 +61,13 @@ def parse(argv: Sequence[str] | None, description: str | None) -> Options:
     )
     parser.add_argument("--markdown", type=Path, metavar="PATH", help="also write the results as Markdown to PATH")
     parser.add_argument("--logs", type=Path, metavar="DIR", help="keep the servers' logs: copy them to DIR at the end")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="after each of get, list and patch, one more app run under py-spy: its stacks to DIR/<scenario>.txt "
+        "and a table of where the app's CPU goes (needs root or CAP_SYS_PTRACE)",
+    )
     args = parser.parse_args(argv)
     selected = tuple(name.strip() for name in args.scenarios.split(",") if name.strip())
     if unknown := sorted(set(selected) - set(ALL)):
@@ -84,4 +92,5 @@ def parse(argv: Sequence[str] | None, description: str | None) -> Options:
         overrides=dict(item.split("=", 1) for item in args.app_env),
         markdown=args.markdown,
         logs=args.logs,
+        profile=args.profile,
     )

@@ -18,6 +18,7 @@ from bench.scenarios import SCENARIOS, Measurement, median
 __all__ = ["machine", "render"]
 
 Table = tuple[list[str], list[list[str]]]
+_PROFILE_SHOWN = 0.01  # packages with a smaller share of every profile are summed into one row
 _PACKAGES = (
     "litestar",
     "advanced-alchemy",
@@ -173,6 +174,19 @@ def _ladder(results: Results) -> Table:
     return header, rows
 
 
+def _profiles(results: Results) -> Table:
+    profiles = results.profiles.values()
+    header = ["package running (innermost Python frame)", *(SCENARIOS[key].title for key in results.profiles)]
+    shown = {package for p in profiles for package in p.by_package if p.share(package) >= _PROFILE_SHOWN}
+    ranked = sorted(shown, key=lambda package: -max(p.share(package) for p in profiles))
+    rows = [[package, *(f"{p.share(package):.0%}" for p in profiles)] for package in ranked]
+    if rows:
+        rest = (1 - sum(p.share(package) for package in shown) for p in profiles)
+        rows.append([f"everything else (each under {_PROFILE_SHOWN:.0%})", *(f"{share:.0%}" for share in rest)])
+        rows.append(["samples", *(str(p.samples) for p in profiles)])
+    return header, rows
+
+
 def _process(results: Results) -> Table:
     rows = []
     if results.cold_starts:
@@ -227,6 +241,7 @@ def render(results: Results, about: list[tuple[str, str]], *, markdown: bool) ->
         ("Password hashing (sign-up, login)", _hashing(results)),
         ("Reads during a sign-up storm", _storm(results)),
         ("Where the time goes: GET /api/v1/users/{id}, one layer more per step", _ladder(results)),
+        ("Where the app's CPU goes: py-spy samples by the package running (--profile)", _profiles(results)),
         ("Process", _process(results)),
         ("Targets", _checks(results)),
     ]

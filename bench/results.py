@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 
+from bench.profile import Profile
 from bench.scenarios import SCENARIOS, Measurement, StormResult, median
 
 __all__ = ["Check", "Results"]
@@ -43,6 +44,7 @@ class Results:
     floor_memory: tuple[float, float] | None = None
     parity: list[str] = field(default_factory=list)  # where the floor answers differently from the app
     ladder: list[tuple[str, Measurement]] = field(default_factory=list)  # (what the step adds, its GET run)
+    profiles: dict[str, Profile] = field(default_factory=dict)  # --profile: one py-spy run per floor scenario
 
     def of(self, key: str, server: str) -> list[Measurement]:
         """The measurements of one scenario on one server."""

@@ -106,6 +106,12 @@ def _load(options: Options, runner: Runner, passwords: PasswordSettings, results
         results.compared[key] = runner.compare(SCENARIOS[key], options.rounds)
         for m in results.compared[key]:
             _show(SCENARIOS[key].title, m)
+        if options.profile:
+            options.profile.mkdir(parents=True, exist_ok=True)
+            profile = runner.profile(SCENARIOS[key], options.profile / f"{key}.txt")
+            results.profiles[key] = profile
+            top = ", ".join(f"{name} {share:.0%}" for name, share in profile.largest(3))
+            _say(f"  profiled: {profile.samples} samples in {profile.stacks}; {top}")
     if options.wants(*HASHING_SCENARIOS):
         _say("Argon2 ceiling (the app's hasher, one hashing process per core)")
         results.ceiling = hashing_ceiling(passwords)

@@ -8,12 +8,14 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 
 from bench.database import SEED_PASSWORD, Seeded
 from bench.load import WrkResult, start_wrk, wait_wrk
 from bench.processes import ServerProcess, wait_until_idle
+from bench.profile import Profile, read_profile, start_py_spy
 
 __all__ = [
     "FLOOR_SCENARIOS",
@@ -157,13 +159,30 @@ class Runner:
 
     def measure(self, server: ServerProcess, scenario: Scenario) -> Measurement:
         """Warm up, then one measured run; waits for the server to finish queued work before and after."""
-        connections = self.load.hashing_connections if scenario.key in HASHING_SCENARIOS else self.load.connections
-        wait_wrk(self._start(server, scenario, self.load.warmup, connections))
-        wait_until_idle(server)
-        run = self._start(server, scenario, self.load.duration, connections)
+        run = self._warm_then_start(server, scenario)
         before = server.cpu_seconds()
         result = wait_wrk(run)
         return Measurement(server.name, result, self._cpu_per_request(server, before, result))
+
+    def profile(self, scenario: Scenario, stacks: Path) -> Profile:
+        """One more app run of ``scenario`` under py-spy, its stacks to ``stacks``; not measured (sampling slows it)."""
+        run = self._warm_then_start(self.app, scenario)
+        # A second shorter than the load, so that every sample is taken under it.
+        spy = start_py_spy(self.app.process.pid, max(self.load.duration - 1, 1), stacks)
+        output, _ = spy.communicate()
+        wait_wrk(run)
+        wait_until_idle(self.app)
+        if spy.returncode != 0:
+            # Most often ptrace is not allowed: py-spy needs root or CAP_SYS_PTRACE to read another process.
+            raise RuntimeError(f"py-spy failed ({spy.returncode}):\n{output.strip()}")
+        return read_profile(stacks)
+
+    def _warm_then_start(self, server: ServerProcess, scenario: Scenario) -> subprocess.Popen[str]:
+        """The warm-up run, a wait for the server to go idle, then the run that counts, started."""
+        connections = self.load.hashing_connections if scenario.key in HASHING_SCENARIOS else self.load.connections
+        wait_wrk(self._start(server, scenario, self.load.warmup, connections))
+        wait_until_idle(server)
+        return self._start(server, scenario, self.load.duration, connections)
 
     @staticmethod
     def _cpu_per_request(server: ServerProcess, before: float, result: WrkResult) -> float:
