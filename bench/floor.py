@@ -100,8 +100,8 @@ class Floor:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                # As many connections as the app's pool may open (20 + 10 overflow).
-                self.pool = await asyncpg.create_pool(self.dsn, min_size=20, max_size=30)
+                # As many connections as the app's pool holds (DB_POOL_SIZE 20, no overflow).
+                self.pool = await asyncpg.create_pool(self.dsn, min_size=20, max_size=20)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self.pool is not None:
