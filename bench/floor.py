@@ -100,8 +100,9 @@ class Floor:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                # As many connections as the app's pool holds (DB_POOL_SIZE 20, no overflow).
-                self.pool = await asyncpg.create_pool(self.dsn, min_size=20, max_size=20)
+                # As many connections as the app's pool holds: DB_POOL_SIZE (default 20), no overflow.
+                size = int(os.environ.get("DB_POOL_SIZE", "20"))
+                self.pool = await asyncpg.create_pool(self.dsn, min_size=size, max_size=size)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self.pool is not None:

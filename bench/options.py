@@ -66,12 +66,14 @@ def parse(argv: Sequence[str] | None, description: str | None) -> Options:
         type=Path,
         metavar="DIR",
         help="after each of get, list and patch, one more app run under py-spy: its stacks to DIR/<scenario>.txt "
-        "and a table of where the app's CPU goes (needs root or CAP_SYS_PTRACE)",
+        "and a table of where the app's CPU goes (py-spy must be allowed to trace the app: ptrace)",
     )
     args = parser.parse_args(argv)
     selected = tuple(name.strip() for name in args.scenarios.split(",") if name.strip())
     if unknown := sorted(set(selected) - set(ALL)):
         parser.error(f"unknown scenarios: {', '.join(unknown)} (choose from {', '.join(ALL)})")
+    if args.profile and not set(selected) & {"get", "list", "patch"}:
+        parser.error("--profile profiles get, list and patch: select at least one of them")
     if bad := [item for item in args.app_env if "=" not in item]:
         parser.error(f"--app-env wants NAME=VALUE, not {bad[0]!r}")
     counts = (args.duration, args.warmup, args.rounds, args.connections, args.threads, args.hashing_connections)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import sysconfig
@@ -9,29 +10,40 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Profile", "read_profile", "start_py_spy"]
+import quoin
+
+__all__ = ["Profile", "check_py_spy", "read_profile", "start_py_spy"]
 
 SAMPLES_PER_SECOND = 200
 OUR_CODE = "quoin (this app)"
 # With uvloop the event loop runs in C below asyncio.run: a sample whose innermost Python
-# frame is the runner was in uvloop, httptools or the socket calls they make.
-EVENT_LOOP = "event loop (uvloop, httptools: C code)"
+# frame is the runner was in uvloop itself (its callbacks, timers and socket calls).
+EVENT_LOOP = "event loop (uvloop: C code)"
 _RUNNER = "asyncio/runners.py"
-# Samples taken while a thread held the interpreter lock with no Python frame on its stack.
-NATIVE = "no Python frame (C code)"
+# A thread held the interpreter lock, but py-spy read no Python frame on its stack.
+UNATTRIBUTED = "no Python frame (unattributed)"
+# "function (/path/file.py:12)"; py-spy leaves out ":12" when it has no line number.
+_FRAME = re.compile(r" \((?P<file>.+?)(?::\d+)?\)$")
+# Code without a file of its own: SQLAlchemy's and dataclasses' generated functions ("<string>").
+_GENERATED = "<string>"
 _FROZEN = "<frozen "  # the standard library's modules frozen into the interpreter: "<frozen abc>"
-_SRC = Path(__file__).resolve().parents[1] / "src"
+_OURS = Path(quoin.__file__).resolve().parent
 _SITE_PACKAGES = tuple(dict.fromkeys(Path(sysconfig.get_paths()[key]) for key in ("purelib", "platlib")))
 _STDLIB = Path(sysconfig.get_paths()["stdlib"])
+_PTRACE = (
+    "py-spy reads the app's memory: it needs the right to trace it (root with CAP_SYS_PTRACE, or the same "
+    "user where kernel.yama.ptrace_scope allows it)"
+)
 
 
 @dataclass(frozen=True)
 class Profile:
-    """Samples of one profiled run: how many, by package, and the file holding their stacks."""
+    """Samples of one profiled run: how many, by package, the file holding their stacks, and the run's errors."""
 
     samples: int
     by_package: Counter[str]
     stacks: Path
+    errors: int = 0  # responses >= 400 and socket errors during the profiled run
 
     def share(self, package: str) -> float:
         """The fraction of samples spent in ``package``'s own code."""
@@ -48,6 +60,15 @@ def _py_spy() -> Path:
     if not path.exists():
         raise RuntimeError("py-spy is not installed: run the harness as ./run bench, which installs it")
     return path
+
+
+def check_py_spy(pid: int) -> None:
+    """Fail now, before any load, if py-spy is missing or may not read ``pid``."""
+    dump = subprocess.run(  # noqa: S603  # our own py-spy, a pid we started
+        [str(_py_spy()), "dump", "--pid", str(pid)], capture_output=True, text=True, check=False
+    )
+    if dump.returncode != 0:
+        raise RuntimeError(f"{_PTRACE}; py-spy said:\n{(dump.stderr or dump.stdout).strip()}")
 
 
 def start_py_spy(pid: int, seconds: int, stacks: Path) -> subprocess.Popen[str]:
@@ -68,22 +89,30 @@ def start_py_spy(pid: int, seconds: int, stacks: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # noqa: S603
 
 
-def read_profile(stacks: Path) -> Profile:
+def read_profile(stacks: Path, errors: int = 0) -> Profile:
     """Count each sample for the package of its innermost frame: where the CPU was spent, not who called."""
     by_package: Counter[str] = Counter()
     for line in stacks.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
-        by_package[_package(stack.rpartition(";")[2]) if stack.strip() else NATIVE] += int(count)
-    return Profile(sum(by_package.values()), by_package, stacks)
+        by_package[_package(stack.split(";")) if stack.strip() else UNATTRIBUTED] += int(count)
+    return Profile(sum(by_package.values()), by_package, stacks, errors)
 
 
-def _package(frame: str) -> str:
-    """``"function (/path/to/file.py:12)"`` → the package that file belongs to."""
-    location = frame[frame.rfind(" (") + 2 : -1].rpartition(":")[0]
+def _package(frames: list[str]) -> str:
+    """The package of the innermost frame that has a file (generated code counts for the code that made it)."""
+    for frame in reversed(frames):
+        match = _FRAME.search(frame)
+        location = match["file"] if match else ""
+        if location != _GENERATED:
+            return _package_of(location)
+    return "other"
+
+
+def _package_of(location: str) -> str:
     if location.startswith(_FROZEN):
-        return f"{location.removeprefix(_FROZEN).rstrip('>')} (standard library)"
+        return f"{location.removeprefix(_FROZEN).rstrip('>').partition('.')[0]} (standard library)"
     path = Path(location)
-    if path.is_relative_to(_SRC):
+    if path.is_relative_to(_OURS):
         return OUR_CODE
     for site in _SITE_PACKAGES:
         if path.is_relative_to(site):

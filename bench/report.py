@@ -178,10 +178,10 @@ def _profiles(results: Results) -> Table:
     profiles = results.profiles.values()
     header = ["package running (innermost Python frame)", *(SCENARIOS[key].title for key in results.profiles)]
     shown = {package for p in profiles for package in p.by_package if p.share(package) >= _PROFILE_SHOWN}
-    ranked = sorted(shown, key=lambda package: -max(p.share(package) for p in profiles))
+    ranked = sorted(shown, key=lambda package: (-max(p.share(package) for p in profiles), package))
     rows = [[package, *(f"{p.share(package):.0%}" for p in profiles)] for package in ranked]
     if rows:
-        rest = (1 - sum(p.share(package) for package in shown) for p in profiles)
+        rest = (max(0.0, 1 - sum(p.share(package) for package in shown)) for p in profiles)
         rows.append([f"everything else (each under {_PROFILE_SHOWN:.0%})", *(f"{share:.0%}" for share in rest)])
         rows.append(["samples", *(str(p.samples) for p in profiles)])
     return header, rows

@@ -22,6 +22,7 @@ from bench.load import ensure_wrk
 from bench.options import Options, parse
 from bench.parity import differences
 from bench.processes import ServerProcess, compile_bytecode, spawn_app, spawn_floor, spawn_ladder
+from bench.profile import check_py_spy
 from bench.report import machine, render
 from bench.results import Results
 from bench.scenarios import FLOOR_SCENARIOS, HASHING_SCENARIOS, SCENARIOS, Load, Measurement, Runner
@@ -107,11 +108,12 @@ def _load(options: Options, runner: Runner, passwords: PasswordSettings, results
         for m in results.compared[key]:
             _show(SCENARIOS[key].title, m)
         if options.profile:
-            options.profile.mkdir(parents=True, exist_ok=True)
             profile = runner.profile(SCENARIOS[key], options.profile / f"{key}.txt")
             results.profiles[key] = profile
             top = ", ".join(f"{name} {share:.0%}" for name, share in profile.largest(3))
             _say(f"  profiled: {profile.samples} samples in {profile.stacks}; {top}")
+            if profile.errors:
+                _say(f"  !! {profile.errors} errors during the profiled run: see the app's log ({runner.app.log})")
     if options.wants(*HASHING_SCENARIOS):
         _say("Argon2 ceiling (the app's hasher, one hashing process per core)")
         results.ceiling = hashing_ceiling(passwords)
@@ -162,6 +164,9 @@ def _measure(options: Options, workdir: Path, stack: ExitStack) -> tuple[Results
     app = _start(spawn_app(env.variables, workdir, workdir / "app.log"), stack, options.logs)
     floor = _start(spawn_floor(env.variables, workdir, workdir / "floor.log"), stack, options.logs)
     _say(f"app on {app.base_url} (log {app.log}), floor on {floor.base_url}")
+    if options.profile:
+        check_py_spy(app.process.pid)  # before any load: a refused ptrace should not cost a whole run
+        options.profile.mkdir(parents=True, exist_ok=True)
     load = Load(options.duration, options.warmup, options.connections, options.threads, options.hashing_connections)
     runner = Runner(app, floor, seeded, load, ADMIN)
     results.parity = differences(app.base_url, floor.base_url, runner.token(), seeded.first_id())

@@ -167,15 +167,25 @@ class Runner:
     def profile(self, scenario: Scenario, stacks: Path) -> Profile:
         """One more app run of ``scenario`` under py-spy, its stacks to ``stacks``; not measured (sampling slows it)."""
         run = self._warm_then_start(self.app, scenario)
-        # A second shorter than the load, so that every sample is taken under it.
-        spy = start_py_spy(self.app.process.pid, max(self.load.duration - 1, 1), stacks)
-        output, _ = spy.communicate()
-        wait_wrk(run)
+        try:
+            # A second shorter than the load, so that every sample is taken under it.
+            spy = start_py_spy(self.app.process.pid, max(self.load.duration - 1, 1), stacks)
+        except BaseException:
+            run.kill()
+            run.wait()
+            raise
+        try:
+            output, _ = spy.communicate()
+            result = wait_wrk(run)
+        except BaseException:
+            for process in (spy, run):
+                process.kill()
+                process.wait()
+            raise
         wait_until_idle(self.app)
         if spy.returncode != 0:
-            # Most often ptrace is not allowed: py-spy needs root or CAP_SYS_PTRACE to read another process.
             raise RuntimeError(f"py-spy failed ({spy.returncode}):\n{output.strip()}")
-        return read_profile(stacks)
+        return read_profile(stacks, result.errors + result.socket_errors)
 
     def _warm_then_start(self, server: ServerProcess, scenario: Scenario) -> subprocess.Popen[str]:
         """The warm-up run, a wait for the server to go idle, then the run that counts, started."""
