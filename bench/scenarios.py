@@ -167,18 +167,15 @@ class Runner:
     def profile(self, scenario: Scenario, stacks: Path) -> Profile:
         """One more app run of ``scenario`` under py-spy, its stacks to ``stacks``; not measured (sampling slows it)."""
         run = self._warm_then_start(self.app, scenario)
+        started = [run]
         try:
             # A second shorter than the load, so that every sample is taken under it.
             spy = start_py_spy(self.app.process.pid, max(self.load.duration - 1, 1), stacks)
-        except BaseException:
-            run.kill()
-            run.wait()
-            raise
-        try:
+            started.append(spy)
             output, _ = spy.communicate()
             result = wait_wrk(run)
         except BaseException:
-            for process in (spy, run):
+            for process in started:  # neither may outlive the harness
                 process.kill()
                 process.wait()
             raise
