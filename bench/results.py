@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from bench.profile import Profile
@@ -52,18 +53,16 @@ class Results:
 
     def ratio(self, key: str) -> float:
         """App req/s over floor req/s (medians over rounds)."""
-        floor = median(self.of(key, "floor"), lambda m: m.wrk.rps)
-        return median(self.of(key, "app"), lambda m: m.wrk.rps) / floor if floor else 0.0
+        return _median_ratio(self.of(key, "app"), self.of(key, "floor"), _rps, if_zero=0.0)
 
     def p99_ratio(self, key: str) -> float:
         """App p99 over floor p99 (medians over rounds)."""
-        floor = median(self.of(key, "floor"), lambda m: m.wrk.p99_ms)
-        return median(self.of(key, "app"), lambda m: m.wrk.p99_ms) / floor if floor else float("inf")
+        return _median_ratio(self.of(key, "app"), self.of(key, "floor"), _p99, if_zero=float("inf"))
 
     def storm_ratio(self) -> float:
         """GET p99 during the storm over GET p99 alone (medians over rounds)."""
-        alone = median([s.alone for s in self.storms], lambda m: m.wrk.p99_ms)
-        return median([s.during for s in self.storms], lambda m: m.wrk.p99_ms) / alone if alone else float("inf")
+        during, alone = [s.during for s in self.storms], [s.alone for s in self.storms]
+        return _median_ratio(during, alone, _p99, if_zero=float("inf"))
 
     def failures(self) -> list[str]:
         """Runs in which a server answered errors or dropped connections."""
@@ -127,3 +126,23 @@ def _at_least(name: str, ratio: float, target: float) -> Check:
 
 def _at_most(name: str, ratio: float, target: float) -> Check:
     return Check(name, f"{ratio:.2f}x", f"<= {target}x", ratio <= target)
+
+
+def _rps(m: Measurement) -> float:
+    return m.wrk.rps
+
+
+def _p99(m: Measurement) -> float:
+    return m.wrk.p99_ms
+
+
+def _median_ratio(
+    tops: Sequence[Measurement],
+    bottoms: Sequence[Measurement],
+    value: Callable[[Measurement], float],
+    *,
+    if_zero: float,
+) -> float:
+    """The median of ``value`` over ``tops`` divided by its median over ``bottoms`` (``if_zero`` when that is 0)."""
+    bottom = median(bottoms, value)
+    return median(tops, value) / bottom if bottom else if_zero
