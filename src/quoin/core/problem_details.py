@@ -29,7 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from quoin.core.errors import BadRequestError, FieldError, NotFoundError, QuoinError, ValidationError
 from quoin.core.request_id import request_id_of
-from quoin.db.errors import translate_database_error
+from quoin.db.errors import DRIVER_ERRORS, translate_database_error
 
 __all__ = ["problem_details_plugin"]
 _GENERIC_CRASH_DETAIL = "An unexpected error occurred; it has been logged"
@@ -196,6 +196,7 @@ _CONVERTERS: Mapping[type[Exception], Callable[[Any], ProblemDetailsException]] 
     QuoinError: _from_domain_error,
     AdvancedAlchemyError: _from_database_error,
     SQLAlchemyError: _from_database_error,
+    **dict.fromkeys(DRIVER_ERRORS, _from_database_error),
     OSError: _from_os_error,
     RecursionError: _from_recursion_error,
     UnicodeDecodeError: _from_unicode_error,

@@ -18,7 +18,6 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
-from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig
 from litestar import Litestar
 from litestar.config.app import AppConfig
 from litestar.connection import ASGIConnection
@@ -33,6 +32,7 @@ from litestar.types import Scope
 from quoin.core.access import PUBLIC_OPT_KEY
 from quoin.core.errors import UnauthorizedError
 from quoin.core.observability import note_user_id, user_id_of
+from quoin.db.config import QuoinSQLAlchemyConfig
 from quoin.modules.api_keys.keys import ApiKeyHasher
 from quoin.modules.api_keys.service import ApiKeyService
 from quoin.modules.auth.tokens import TokenVerifier
@@ -232,21 +232,22 @@ def document_operation_security(app: Litestar) -> None:
                     operation.security = [] if public else list(either)
 
 
-def build_auth(secret_key: str, db_config: SQLAlchemyAsyncConfig, api_key_hasher: ApiKeyHasher) -> QuoinAuth:
-    """The app's authentication config; users are looked up in the request's own session."""
+def build_auth(secret_key: str, db_config: QuoinSQLAlchemyConfig, api_key_hasher: ApiKeyHasher) -> QuoinAuth:
+    """The app's authentication config; the caller is looked up in a short session of its own."""
 
     async def credential_owner(
         credential: Token | ApiKeyCredential, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> UserRead | None:
-        session = db_config.provide_session(connection.app.state, connection.scope)
         if isinstance(credential, ApiKeyCredential):
-            owner = await ApiKeyService(session=session, hasher=api_key_hasher).authenticate(credential.key)
+            async with db_config.lookup_session(connection.app.state) as session:
+                owner = await ApiKeyService(session=session, hasher=api_key_hasher).authenticate(credential.key)
             return None if owner is None else msgspec.convert(owner, UserRead, from_attributes=True)
         try:
             user_id = UUID(credential.sub)
         except ValueError:
             return None
-        user = await UserRepository(session=session).get_public(user_id)
+        async with db_config.lookup_session(connection.app.state) as session:
+            user = await UserRepository(session=session).get_public(user_id)
         return user if user is not None and user.is_active else None
 
     return QuoinAuth(
