@@ -20,6 +20,7 @@ from quoin.core.access import PUBLIC
 from quoin.core.content_type import require_declared_media_type
 from quoin.core.encryption import FieldCipher
 from quoin.core.http_security import HostHeaderMiddleware, cors_config, refused_preflight_as_problem, security_headers
+from quoin.core.json_body import StrictJSONRequest
 from quoin.core.logging import structlog_plugin
 from quoin.core.memory import freeze_startup_objects
 from quoin.core.metrics import MetricsController, watch_pool
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware=inner,
         on_app_init=[auth.on_app_init, _outermost(outer)],
         before_request=require_declared_media_type,
+        request_class=StrictJSONRequest,
         before_send=[
             refused_preflight_as_problem,  # first: the hooks after it read the content type
             add_request_id_header,

@@ -13,8 +13,8 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from quoin.config import HttpSettings
-from quoin.core.openapi import PROBLEM_MEDIA_TYPE
 from quoin.core.errors import BadRequestError
+from quoin.core.openapi import PROBLEM_MEDIA_TYPE
 from quoin.core.problem_details import render_problem
 from quoin.core.request_id import REQUEST_ID_HEADER
 
@@ -93,7 +93,7 @@ async def refused_preflight_as_problem(message: Message, scope: Scope) -> None:
     if message["type"] != "http.response.start" or message["status"] != HTTPStatus.BAD_REQUEST:
         return
     headers = MutableScopeHeaders.from_message(message)
-    if scope["method"] != HttpMethod.OPTIONS or not (headers.get("content-type") or "").startswith(MediaType.TEXT):
+    if scope.get("method") != HttpMethod.OPTIONS or not (headers.get("content-type") or "").startswith(MediaType.TEXT):
         return
     if not any(name == b"origin" for name, _ in scope["headers"]):
         return

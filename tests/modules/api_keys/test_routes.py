@@ -177,6 +177,8 @@ async def test_deleting_the_owner_deletes_its_keys(
         ({"name": "bad\nname"}, "name"),
         ({"name": "k", "expires_at": "2030-01-01T00:00:00"}, "expires_at"),
         ({"name": "k", "expires_at": "next tuesday"}, "expires_at"),
+        ({"name": "k", "expires_at": 1900000000}, "expires_at"),
+        ({"name": 7}, "name"),
         ({"name": "k", "expires_at": "2001-01-01T00:00:00Z"}, "expires_at"),
         ({"name": "k", "expires_at": "0001-01-01T00:00:00+05:00"}, "expires_at"),
         ({"name": "k", "key": "qk_chosen_by_me"}, "key"),
