@@ -34,7 +34,13 @@ from quoin.core.openapi import (
 )
 from quoin.core.passwords import PASSWORDS_STATE_KEY, Passwords
 from quoin.core.problem_details import problem_details_plugin
-from quoin.core.rate_limit import RateLimiter, RateLimitMiddleware, add_rate_limit_headers, window_counter
+from quoin.core.rate_limit import (
+    AddressLimit,
+    RateLimiter,
+    RateLimitMiddleware,
+    add_rate_limit_headers,
+    window_counter,
+)
 from quoin.core.request_id import add_request_id_header
 from quoin.core.telemetry import TRACING_STATE_KEY, Tracing
 from quoin.db.config import sqlalchemy_config
@@ -71,10 +77,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     limits = settings.rate_limit
     counter = window_counter(limits.redis_url)
     limiter = RateLimiter(counter)
-    login_throttle = LoginThrottle(
-        limiter if limits.rate_limit_enabled else None,
-        limits.login_rate_limit_per_minute,
-        settings.security.secret_key,
+    enabled_limiter = limiter if limits.rate_limit_enabled else None
+    login_throttle = LoginThrottle(enabled_limiter, limits.login_rate_limit_per_minute, settings.security.secret_key)
+    signup_limit = AddressLimit(
+        enabled_limiter, "signup", limits.signup_rate_limit_per_minute, "Too many sign-ups; see Retry-After"
     )
     # Outermost first: `outer` runs before authentication (see _outermost), `inner` after it.
     outer: list[Middleware] = [RequestContextMiddleware()]
@@ -102,6 +108,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "token_issuer": Provide(lambda: token_issuer, use_cache=True, sync_to_thread=False),
             "rate_limiter": Provide(lambda: limiter, use_cache=True, sync_to_thread=False),
             "login_throttle": Provide(lambda: login_throttle, use_cache=True, sync_to_thread=False),
+            "signup_limit": Provide(lambda: signup_limit, use_cache=True, sync_to_thread=False),
         },
         plugins=[
             SQLAlchemyPlugin(config=db_config),
