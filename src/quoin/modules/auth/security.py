@@ -59,6 +59,16 @@ API_KEY_AUTH = "api_key"
 API_KEY_SCHEME = "APIKeyHeader"
 
 
+# Optional whitespace around a header value is not part of it (RFC 9110 §5.5); servers differ in trimming it.
+_OWS = " \t"
+
+
+def _header(headers: Headers, name: str) -> str | None:
+    """A header's value without surrounding optional whitespace; None when absent."""
+    value = headers.get(name)
+    return None if value is None else value.strip(_OWS)
+
+
 @dataclass(frozen=True, slots=True)
 class ApiKeyCredential:
     """An ``X-API-Key`` value, handed to the same user lookup as a decoded token."""
@@ -80,17 +90,17 @@ class CredentialsMiddleware(JWTAuthenticationMiddleware):
         return result
 
     async def _authenticate(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
-        if (api_key := connection.headers.get(API_KEY_HEADER)) is not None:
+        if (api_key := _header(connection.headers, API_KEY_HEADER)) is not None:
             # build_auth's handler takes either credential; Litestar types it for tokens only.
             owner = await self.retrieve_user_handler(ApiKeyCredential(api_key), connection)  # type: ignore[arg-type]
             if owner is None:
                 raise UnauthorizedError("Invalid, expired or revoked API key")
             return AuthenticationResult(user=owner, auth=API_KEY_AUTH)
-        scheme, _, token = connection.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        scheme, _, token = (_header(connection.headers, "Authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip(_OWS):
             raise UnauthorizedError("Not authenticated")
         try:
-            return await self.authenticate_token(encoded_token=token.strip(), connection=connection)
+            return await self.authenticate_token(encoded_token=token.strip(_OWS), connection=connection)
         except NotAuthorizedException:
             raise UnauthorizedError("Invalid or expired token") from None
 
@@ -194,11 +204,11 @@ def token_user_identity(auth: QuoinAuth) -> Callable[[Scope], str | None]:
         headers = Headers.from_scope(scope)
         if headers.get(API_KEY_HEADER) is not None:
             return None
-        scheme, _, token = headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token:
+        scheme, _, token = (_header(headers, "Authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip(_OWS):
             return None
         try:
-            return f"user:{auth.tokens.verify(token.strip()).sub}"
+            return f"user:{auth.tokens.verify(token.strip(_OWS)).sub}"
         except NotAuthorizedException:
             return None
 
