@@ -64,10 +64,11 @@ def start_wrk(
     script: str | None = None,
     script_args: Sequence[str] = (),
     headers: Sequence[str] = (),
+    timeout: int = 30,
 ) -> subprocess.Popen[str]:
-    """Start one wrk run in the background (``--latency``, a timeout long enough for Argon2 queues)."""
+    """Start one wrk run in the background (``--latency``; by default a timeout long enough for Argon2 queues)."""
     command = [ensure_wrk(), f"-t{min(threads, connections)}", f"-c{connections}", f"-d{duration}s"]
-    command += ["--latency", "--timeout", "30s"]
+    command += ["--latency", "--timeout", f"{timeout}s"]
     for header in headers:
         command += ["-H", header]
     if script is not None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 __all__ = ["ALL", "Options", "parse"]
 
-ALL = ("get", "list", "patch", "signup", "login", "storm", "ladder", "cold")
+ALL = ("get", "list", "patch", "signup", "login", "storm", "sweep", "ladder", "cold")
 _LONGEST_RUN = 840
 
 
@@ -29,6 +29,7 @@ class Options:
     markdown: Path | None
     logs: Path | None
     profile: Path | None
+    sweep_connections: tuple[int, ...]
 
     def wants(self, *scenarios: str) -> bool:
         """Whether any of ``scenarios`` was selected."""
@@ -59,6 +60,12 @@ def parse(argv: Sequence[str] | None, description: str | None) -> Options:
         metavar="NAME=VALUE",
         help="override one of the app's settings for a what-if run, e.g. OTEL_ENABLED=false (repeatable)",
     )
+    parser.add_argument(
+        "--sweep-connections",
+        default="16,64,256,1024",
+        metavar="N,N,...",
+        help="connection counts of the concurrency sweep over get, list and patch (default 16,64,256,1024)",
+    )
     parser.add_argument("--markdown", type=Path, metavar="PATH", help="also write the results as Markdown to PATH")
     parser.add_argument("--logs", type=Path, metavar="DIR", help="keep the servers' logs: copy them to DIR at the end")
     parser.add_argument(
@@ -76,6 +83,12 @@ def parse(argv: Sequence[str] | None, description: str | None) -> Options:
         parser.error("--profile profiles get, list and patch: select at least one of them")
     if bad := [item for item in args.app_env if "=" not in item]:
         parser.error(f"--app-env wants NAME=VALUE, not {bad[0]!r}")
+    try:
+        sweep = tuple(int(item) for item in args.sweep_connections.split(",") if item.strip())
+    except ValueError:
+        parser.error(f"--sweep-connections wants comma-separated numbers, not {args.sweep_connections!r}")
+    if not sweep or min(sweep) < 1:
+        parser.error("--sweep-connections wants at least one count, each at least 1")
     counts = (args.duration, args.warmup, args.rounds, args.connections, args.threads, args.hashing_connections)
     if min(*counts, args.users) < 1:
         parser.error("durations, rounds, connections, threads and users must be at least 1")
@@ -95,4 +108,5 @@ def parse(argv: Sequence[str] | None, description: str | None) -> Options:
         markdown=args.markdown,
         logs=args.logs,
         profile=args.profile,
+        sweep_connections=sweep,
     )

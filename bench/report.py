@@ -108,6 +108,26 @@ def _compared(results: Results) -> Table:
     return header, rows
 
 
+def _sweep(results: Results) -> Table:
+    header = ["scenario", "connections", "app req/s", "app p99 ms", "app errors", "floor req/s", "floor p99 ms"]
+    header += ["floor errors", "p99 app/floor"]
+    rows = [
+        [
+            SCENARIOS[point.key].title,
+            str(point.connections),
+            f"{point.app.wrk.rps:.0f}",
+            _ms(point.app.wrk.p99_ms),
+            str(point.app.wrk.errors + point.app.wrk.socket_errors),
+            f"{point.floor.wrk.rps:.0f}",
+            _ms(point.floor.wrk.p99_ms),
+            str(point.floor.wrk.errors + point.floor.wrk.socket_errors),
+            f"{point.p99_ratio:.2f}",
+        ]
+        for point in results.sweep
+    ]
+    return header, rows
+
+
 def _hashing(results: Results) -> Table:
     header = ["scenario", "req/s", "p50 ms", "p99 ms", "CPU ms/req", "errors", "Argon2 ceiling/s", "share of ceiling"]
     rows = []
@@ -238,6 +258,7 @@ def render(results: Results, about: list[tuple[str, str]], *, markdown: bool) ->
     """Every table that has rows, under a heading each; Markdown or aligned text."""
     sections = [
         ("Throughput and latency against the raw floor", _compared(results)),
+        ("Concurrency sweep: errors are non-2xx answers plus socket errors and 10 s time-outs", _sweep(results)),
         ("Password hashing (sign-up, login)", _hashing(results)),
         ("Reads during a sign-up storm", _storm(results)),
         ("Where the time goes: GET /api/v1/users/{id}, one layer more per step", _ladder(results)),

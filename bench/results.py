@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from bench.profile import Profile
-from bench.scenarios import SCENARIOS, Measurement, StormResult, median
+from bench.scenarios import SCENARIOS, Measurement, StormResult, SweepPoint, median
 
 __all__ = ["Check", "Results"]
 
@@ -46,6 +46,7 @@ class Results:
     parity: list[str] = field(default_factory=list)  # where the floor answers differently from the app
     ladder: list[tuple[str, Measurement]] = field(default_factory=list)  # (what the step adds, its GET run)
     profiles: dict[str, Profile] = field(default_factory=dict)  # --profile: one py-spy run per floor scenario
+    sweep: list[SweepPoint] = field(default_factory=list)  # get, list and patch at each --sweep-connections count
 
     def of(self, key: str, server: str) -> list[Measurement]:
         """The measurements of one scenario on one server."""
@@ -71,6 +72,7 @@ class Results:
         for storm in self.storms:
             runs += [("storm (GET alone)", storm.alone), ("storm (GET during)", storm.during)]
         runs += [(f"ladder: {step}", m) for step, m in self.ladder]
+        runs += [(f"sweep {p.key} at {p.connections} connections", m) for p in self.sweep for m in (p.app, p.floor)]
         found = [
             f"{key} on {m.server}: {m.wrk.requests} requests, {m.wrk.errors} error responses, "
             f"{m.wrk.socket_errors} socket errors"
@@ -105,6 +107,17 @@ class Results:
             checks.append(
                 _at_most("GET /api/v1/users/{id}: p99 during sign-up storm vs alone", self.storm_ratio(), STORM_P99_MAX)
             )
+        if self.sweep:
+            worst = max(self.sweep, key=lambda point: point.p99_ratio)
+            checks.append(
+                _at_most(
+                    f"sweep: worst p99 vs floor ({worst.key}, {worst.connections} connections)",
+                    worst.p99_ratio,
+                    READ_P99_MAX,
+                )
+            )
+            failed = sum(point.app.wrk.errors + point.app.wrk.socket_errors for point in self.sweep)
+            checks.append(Check("sweep: app errors and time-outs (10 s)", str(failed), "0", failed == 0))
         if self.app_memory:
             rss = self.app_memory[0]
             checks.append(

@@ -122,6 +122,14 @@ def _load(options: Options, runner: Runner, passwords: PasswordSettings, results
         _say(SCENARIOS[key].title)
         results.hashing[key] = runner.alone(SCENARIOS[key])
         _show(SCENARIOS[key].title, results.hashing[key])
+    if options.wants("sweep"):
+        for key in FLOOR_SCENARIOS:
+            for connections in options.sweep_connections:
+                _say(f"sweep: {SCENARIOS[key].title} at {connections} connections")
+                point = runner.sweep(SCENARIOS[key], connections)
+                results.sweep.append(point)
+                _show(f"{key} x{connections}", point.app)
+                _show(f"{key} x{connections}", point.floor)
     if options.wants("storm"):
         _say("GET /api/v1/users/{id} alone, then during a sign-up storm")
         for _ in range(options.rounds):
@@ -159,7 +167,7 @@ def _measure(options: Options, workdir: Path, stack: ExitStack) -> tuple[Results
     if options.wants("cold"):
         _say("cold start of quoin serve")
         results.cold_starts = _cold_starts(env, workdir)
-    if not options.wants(*FLOOR_SCENARIOS, *HASHING_SCENARIOS, "storm", "ladder"):
+    if not options.wants(*FLOOR_SCENARIOS, *HASHING_SCENARIOS, "storm", "sweep", "ladder"):
         return results, env
     app = _start(spawn_app(env.variables, workdir, workdir / "app.log"), stack, options.logs)
     floor = _start(spawn_floor(env.variables, workdir, workdir / "floor.log"), stack, options.logs)

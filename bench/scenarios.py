@@ -26,6 +26,7 @@ __all__ = [
     "Runner",
     "Scenario",
     "StormResult",
+    "SweepPoint",
 ]
 
 JSON = "Content-Type: application/json"
@@ -109,6 +110,24 @@ def median(measurements: Sequence[Measurement], value: Callable[[Measurement], f
     return statistics.median(value(m) for m in measurements)
 
 
+SWEEP_TIMEOUT_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One scenario at one concurrency, on the app and on the floor."""
+
+    key: str
+    connections: int
+    app: Measurement
+    floor: Measurement
+
+    @property
+    def p99_ratio(self) -> float:
+        """App p99 over floor p99."""
+        return self.app.wrk.p99_ms / self.floor.wrk.p99_ms if self.floor.wrk.p99_ms else float("inf")
+
+
 @dataclass(frozen=True)
 class StormResult:
     """GET /users/{id} alone and while sign-ups hash passwords next to it."""
@@ -141,7 +160,7 @@ class Runner:
         return str(response.json()["access_token"])
 
     def _start(
-        self, server: ServerProcess, scenario: Scenario, seconds: int, connections: int
+        self, server: ServerProcess, scenario: Scenario, seconds: int, connections: int, timeout: int = 30
     ) -> subprocess.Popen[str]:
         headers = list(scenario.headers)
         if scenario.authenticated:
@@ -155,11 +174,18 @@ class Runner:
             script=scenario.script,
             script_args=scenario.script_args(self.seeded),
             headers=headers,
+            timeout=timeout,
         )
 
-    def measure(self, server: ServerProcess, scenario: Scenario) -> Measurement:
-        """Warm up, then one measured run; waits for the server to finish queued work before and after."""
-        run = self._warm_then_start(server, scenario)
+    def measure(
+        self, server: ServerProcess, scenario: Scenario, connections: int | None = None, timeout: int = 30
+    ) -> Measurement:
+        """Warm up, then one measured run; waits for the server to finish queued work before and after.
+
+        ``connections`` replaces the load's own count; a request unanswered after ``timeout`` seconds counts
+        as a socket error.
+        """
+        run = self._warm_then_start(server, scenario, connections, timeout)
         before = server.cpu_seconds()
         result = wait_wrk(run)
         return Measurement(server.name, result, self._cpu_per_request(server, before, result))
@@ -184,12 +210,16 @@ class Runner:
             raise RuntimeError(f"py-spy failed ({spy.returncode}):\n{output.strip()}")
         return read_profile(stacks, result.errors + result.socket_errors)
 
-    def _warm_then_start(self, server: ServerProcess, scenario: Scenario) -> subprocess.Popen[str]:
+    def _warm_then_start(
+        self, server: ServerProcess, scenario: Scenario, connections: int | None = None, timeout: int = 30
+    ) -> subprocess.Popen[str]:
         """The warm-up run, a wait for the server to go idle, then the run that counts, started."""
-        connections = self.load.hashing_connections if scenario.key in HASHING_SCENARIOS else self.load.connections
-        wait_wrk(self._start(server, scenario, self.load.warmup, connections))
+        if connections is None:
+            hashing = scenario.key in HASHING_SCENARIOS
+            connections = self.load.hashing_connections if hashing else self.load.connections
+        wait_wrk(self._start(server, scenario, self.load.warmup, connections, timeout))
         wait_until_idle(server)
-        return self._start(server, scenario, self.load.duration, connections)
+        return self._start(server, scenario, self.load.duration, connections, timeout)
 
     @staticmethod
     def _cpu_per_request(server: ServerProcess, before: float, result: WrkResult) -> float:
@@ -200,6 +230,11 @@ class Runner:
     def compare(self, scenario: Scenario, rounds: int) -> list[Measurement]:
         """App, floor, app, floor…: interleaved so drift on the machine hits both alike."""
         return [self.measure(server, scenario) for _ in range(rounds) for server in (self.app, self.floor)]
+
+    def sweep(self, scenario: Scenario, connections: int) -> SweepPoint:
+        """App then floor at ``connections``; a request unanswered within 10 s is a failure (a client time-out)."""
+        app, floor = (self.measure(s, scenario, connections, SWEEP_TIMEOUT_SECONDS) for s in (self.app, self.floor))
+        return SweepPoint(scenario.key, connections, app, floor)
 
     def alone(self, scenario: Scenario) -> Measurement:
         """The app only (scenarios with no floor)."""
