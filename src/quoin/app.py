@@ -22,7 +22,7 @@ from quoin.core.encryption import FieldCipher
 from quoin.core.http_security import HostHeaderMiddleware, cors_config, security_headers
 from quoin.core.logging import structlog_plugin
 from quoin.core.memory import freeze_startup_objects
-from quoin.core.metrics import MetricsController, watch_pool
+from quoin.core.metrics import watch_pool
 from quoin.core.observability import RequestContextMiddleware, observe_response
 from quoin.core.openapi import (
     STATIC_PREFIX,
@@ -90,7 +90,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             HealthController,
             landing_page,
             docs_page,
-            MetricsController,
             create_static_files_router(
                 STATIC_PREFIX, directories=[_PACKAGE_DIR / "static"], include_in_schema=False, opt=PUBLIC
             ),
