@@ -76,21 +76,34 @@ class PrivatePostgres:
         self.start_server()
         return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
 
-    def start_server(self) -> None:
-        """Start (or restart) the server process on the existing cluster, same port."""
-        options = (
-            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+    def start_server(self, *settings: str, wait: bool = True) -> None:
+        """Start (or restart) the server process on the existing cluster, same port.
+
+        ``settings`` are extra ``-c name=value`` server settings; without ``wait``,
+        pg_ctl returns before the server accepts connections (a standby never does).
+        """
+        options = " ".join(
+            (
+                f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root}",
+                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
+                *(f"-c {setting}" for setting in settings),
+            )
         )
         self._run(
             find_binary("pg_ctl"), "-D", str(self.data), "-l", str(self.root / "server.log"),
-            "-o", options, "-w", "-t", "60", "start",
+            "-o", options, "-w" if wait else "-W", "-t", "60", "start",
         )  # fmt: skip
 
+    def start_refusing_connections(self) -> None:
+        """Start as a standby that never opens for clients: every connection gets SQLSTATE 57P03."""
+        (self.data / "standby.signal").touch()
+        self.start_server("hot_standby=off", wait=False)
+
     def stop_server(self, mode: str = "immediate") -> None:
-        """Stop the server process, keeping the cluster (``fast`` closes sessions cleanly)."""
+        """Stop the server process, keeping the cluster (``fast`` closes sessions cleanly); no longer a standby."""
         if (self.data / "postmaster.pid").exists():
             self._run(find_binary("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
+        (self.data / "standby.signal").unlink(missing_ok=True)
 
     def stop(self) -> None:
         """Stop the server and delete its files."""

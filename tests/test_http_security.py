@@ -75,6 +75,31 @@ async def test_production_allows_only_the_configured_origins(database_url: URL) 
     assert "access-control-allow-origin" not in preflight.headers
 
 
+@pytest.mark.parametrize(
+    "request_headers",
+    [
+        {"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+        {"Origin": "https://app.example.com", "Access-Control-Request-Method": "POST",
+         "Access-Control-Request-Headers": "X-Not-Allowed"},
+    ],
+)  # fmt: skip
+async def test_a_refused_preflight_is_a_400_problem(database_url: URL, request_headers: dict[str, str]) -> None:
+    settings = make_settings(database_url, **PRODUCTION, CORS_ALLOW_ORIGINS="https://app.example.com")
+    async with running_app(settings) as (_, client):
+        refused = await client.options(USERS, headers={**request_headers, "X-Request-ID": "preflight-1"})
+        accepted = await client.options(
+            USERS, headers={"Origin": "https://app.example.com", "Access-Control-Request-Method": "POST"}
+        )
+
+    problem = assert_problem(refused, 400)
+    assert problem["request_id"] == "preflight-1"
+    assert problem["detail"].startswith("Cross-origin request refused")
+    assert int(refused.headers["content-length"]) == len(refused.content)
+    assert "access-control-allow-origin" not in refused.headers
+    assert accepted.status_code == 204
+    assert accepted.headers["access-control-allow-origin"] == "https://app.example.com"
+
+
 async def test_production_without_origins_sends_no_cors_headers(database_url: URL) -> None:
     async with running_app(make_settings(database_url, **PRODUCTION)) as (_, client):
         response = await client.get("/health/live", headers={"Origin": "https://app.example.com"})

@@ -39,6 +39,7 @@ CLUSTER_SETTINGS = {
     "SHUTDOWN_TIMEOUT": "10",
     "RATE_LIMIT_PER_MINUTE": "1000000",
     "LOGIN_RATE_LIMIT_PER_MINUTE": str(LOGIN_LIMIT),
+    "SIGNUP_RATE_LIMIT_PER_MINUTE": "1000000",  # the load test signs up continuously from one address
 }
 
 

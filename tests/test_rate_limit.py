@@ -115,10 +115,13 @@ async def test_probes_and_docs_are_never_limited(database_url: URL) -> None:
 
 
 async def test_limits_can_be_turned_off(database_url: URL) -> None:
-    async with app_for(limited(database_url, RATE_LIMIT_ENABLED="false")) as application, client_of(application) as c:
+    settings = limited(database_url, RATE_LIMIT_ENABLED="false", SIGNUP_RATE_LIMIT_PER_MINUTE="1")
+    async with app_for(settings) as application, client_of(application) as c:
         answers = [await c.get(f"{USERS}me") for _ in range(6)]
+        sign_ups = [await c.post(USERS, json={"email": unique_email(), "password": PASSWORD}) for _ in range(3)]
 
     assert {a.status_code for a in answers} == {401}
+    assert [s.status_code for s in sign_ups] == [201, 201, 201]
 
 
 # --- logins --------------------------------------------------------------------------------
@@ -153,6 +156,35 @@ async def test_logins_are_limited_per_client_address_across_accounts(database_ur
         ]
 
     assert statuses == [401, 401, 401, 429]
+
+
+# --- sign-ups ------------------------------------------------------------------------------
+
+
+def sign_up_body(email: str | None = None) -> dict[str, str]:
+    return {"email": email or unique_email("flood"), "password": PASSWORD}
+
+
+async def test_sign_ups_are_limited_per_client_address(database_url: URL) -> None:
+    settings = limited(database_url, RATE_LIMIT_PER_MINUTE="100", SIGNUP_RATE_LIMIT_PER_MINUTE="2")
+    refused_email = unique_email("refused")
+    async with app_for(settings) as application:
+        async with client_of(application, "192.0.2.150") as flooder:
+            invalid = [await flooder.post(USERS, json={"email": unique_email(), "password": "short"}) for _ in range(3)]
+            accepted = [await flooder.post(USERS, json=sign_up_body()) for _ in range(2)]
+            refused = await flooder.post(USERS, json=sign_up_body(refused_email))
+            refused_login = await flooder.post(TOKEN, data={"username": refused_email, "password": PASSWORD})
+        async with client_of(application, "192.0.2.151") as neighbour:
+            elsewhere = await neighbour.post(USERS, json=sign_up_body())
+
+    # Bodies that fail validation never reach the limit (nor a hash): only the two real attempts counted.
+    assert [a.status_code for a in invalid] == [422, 422, 422]
+    assert [a.status_code for a in accepted] == [201, 201]
+    assert_problem(refused, 429, detail="Too many sign-ups; see Retry-After")
+    assert 0 < int(refused.headers["retry-after"]) <= 60
+    assert (refused.headers["ratelimit-limit"], refused.headers["ratelimit-remaining"]) == ("2", "0")
+    assert refused_login.status_code == 401  # the refused account was never created
+    assert elsewhere.status_code == 201
 
 
 # --- shared through Redis ------------------------------------------------------------------
@@ -192,6 +224,23 @@ async def test_two_instances_share_one_limit_through_redis(
     assert [a.status_code for a in answers] == [401, 401, 401, 401, 429]
     assert [a.headers["ratelimit-remaining"] for a in answers] == ["3", "2", "1", "0", "0"]
     assert ready.status_code == 200
+
+
+async def test_two_instances_share_one_sign_up_limit_through_redis(
+    database_url: URL, redis_url: tuple[str, PrivateRedis | None]
+) -> None:
+    url, _ = redis_url
+    settings = limited(database_url, RATE_LIMIT_PER_MINUTE="100", SIGNUP_RATE_LIMIT_PER_MINUTE="3", REDIS_URL=url)
+    async with (
+        app_for(settings) as first,
+        app_for(settings) as second,
+        client_of(first, "198.51.100.150") as via_first,
+        client_of(second, "198.51.100.150") as via_second,
+    ):
+        answers = [await (via_first if i % 2 == 0 else via_second).post(USERS, json=sign_up_body()) for i in range(4)]
+
+    assert [a.status_code for a in answers] == [201, 201, 201, 429]
+    assert_problem(answers[3], 429, detail="Too many sign-ups; see Retry-After")
 
 
 def store_failures() -> float:

@@ -86,6 +86,21 @@ async def test_docs_page_loads_only_assets_served_by_the_app(client: httpx.Async
         assert asset.content
 
 
+@pytest.mark.parametrize(
+    "path", ["/schema/nope", "/schema/openapi.yaml", "/schema/swagger", "/schema/a/b", "/docs/x", "/static/nope.js"]
+)
+async def test_an_unknown_docs_path_is_a_404_problem(client: httpx.AsyncClient, path: str) -> None:
+    assert_problem(await client.get(path), 404)
+
+
+@pytest.mark.parametrize("path", ["/schema", "/schema/", "/schema/scalar", "/docs"])
+async def test_the_docs_pages_are_served_under_schema_too(client: httpx.AsyncClient, path: str) -> None:
+    response = await client.get(path)
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+
+
 async def test_the_vendored_scalar_script_is_served(client: httpx.AsyncClient) -> None:
     response = await client.get("/static/vendor/scalar/standalone.js")
 

@@ -19,7 +19,8 @@ from quoin.config import Settings
 from quoin.core.access import PUBLIC
 from quoin.core.content_type import require_declared_media_type
 from quoin.core.encryption import FieldCipher
-from quoin.core.http_security import HostHeaderMiddleware, cors_config, security_headers
+from quoin.core.http_security import HostHeaderMiddleware, cors_config, refused_preflight_as_problem, security_headers
+from quoin.core.json_body import StrictJSONRequest
 from quoin.core.logging import structlog_plugin
 from quoin.core.memory import freeze_startup_objects
 from quoin.core.metrics import watch_pool
@@ -33,7 +34,13 @@ from quoin.core.openapi import (
 )
 from quoin.core.passwords import PASSWORDS_STATE_KEY, Passwords
 from quoin.core.problem_details import problem_details_plugin
-from quoin.core.rate_limit import RateLimiter, RateLimitMiddleware, add_rate_limit_headers, window_counter
+from quoin.core.rate_limit import (
+    AddressLimit,
+    RateLimiter,
+    RateLimitMiddleware,
+    add_rate_limit_headers,
+    window_counter,
+)
 from quoin.core.request_id import add_request_id_header
 from quoin.core.telemetry import TRACING_STATE_KEY, Tracing
 from quoin.db.config import sqlalchemy_config
@@ -70,10 +77,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     limits = settings.rate_limit
     counter = window_counter(limits.redis_url)
     limiter = RateLimiter(counter)
-    login_throttle = LoginThrottle(
-        limiter if limits.rate_limit_enabled else None,
-        limits.login_rate_limit_per_minute,
-        settings.security.secret_key,
+    enabled_limiter = limiter if limits.rate_limit_enabled else None
+    login_throttle = LoginThrottle(enabled_limiter, limits.login_rate_limit_per_minute, settings.security.secret_key)
+    signup_limit = AddressLimit(
+        enabled_limiter, "signup", limits.signup_rate_limit_per_minute, "Too many sign-ups; see Retry-After"
     )
     # Outermost first: `outer` runs before authentication (see _outermost), `inner` after it.
     outer: list[Middleware] = [RequestContextMiddleware()]
@@ -100,6 +107,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "token_issuer": Provide(lambda: token_issuer, use_cache=True, sync_to_thread=False),
             "rate_limiter": Provide(lambda: limiter, use_cache=True, sync_to_thread=False),
             "login_throttle": Provide(lambda: login_throttle, use_cache=True, sync_to_thread=False),
+            "signup_limit": Provide(lambda: signup_limit, use_cache=True, sync_to_thread=False),
         },
         plugins=[
             SQLAlchemyPlugin(config=db_config),
@@ -109,7 +117,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware=inner,
         on_app_init=[auth.on_app_init, _outermost(outer)],
         before_request=require_declared_media_type,
+        request_class=StrictJSONRequest,
         before_send=[
+            refused_preflight_as_problem,  # first: the hooks after it read the content type
             add_request_id_header,
             security_headers(hsts=not settings.app.is_development),
             add_rate_limit_headers,

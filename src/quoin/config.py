@@ -234,6 +234,7 @@ class RateLimitSettings(_Group, frozen=True):
     rate_limit_enabled: bool = True
     rate_limit_per_minute: PositiveInt = 600
     login_rate_limit_per_minute: PositiveInt = 10
+    signup_rate_limit_per_minute: PositiveInt = 10
     redis_url: str | None = None
 
 

@@ -1,4 +1,4 @@
-"""Bodies must come with the media type their route declares: 415 otherwise."""
+"""A body its route requires must be there (400 otherwise) and come in the declared media type (415 otherwise)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from litestar import Request
 from litestar.enums import RequestEncodingType
 
-from quoin.core.errors import QuoinError
+from quoin.core.errors import BadRequestError, QuoinError
 
 __all__ = ["UnsupportedMediaTypeError", "require_declared_media_type"]
 
@@ -27,12 +27,17 @@ def _accepts(declared: str, content_type: str) -> bool:
 
 
 async def require_declared_media_type(request: Request[Any, Any, Any]) -> None:
-    """``before_request`` hook: refuse a body sent as another media type than the route declares.
+    """``before_request`` hook: refuse a missing body, or one sent as another media type than the route declares.
 
-    Litestar would otherwise parse any body as JSON whatever its ``Content-Type``.
+    Litestar would otherwise parse any body as JSON whatever its ``Content-Type``,
+    and report an empty one as a missing field named ``data`` (422).
     """
     data = request.route_handler.parsed_fn_signature.parameters.get("data")
-    if data is None or data.kwarg_definition is None:
+    if data is None:
+        return
+    if not (data.is_optional or data.has_default) and not await request.body():
+        raise BadRequestError("The request body is empty; this operation needs one")
+    if data.kwarg_definition is None:
         return
     media_type = getattr(data.kwarg_definition, "media_type", None)
     declared = str(getattr(media_type, "value", media_type) or "")

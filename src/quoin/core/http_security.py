@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import MutableScopeHeaders
-from litestar.enums import ScopeType
+from litestar.enums import HttpMethod, MediaType, ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from quoin.config import HttpSettings
 from quoin.core.errors import BadRequestError
+from quoin.core.openapi import PROBLEM_MEDIA_TYPE
+from quoin.core.problem_details import render_problem
 from quoin.core.request_id import REQUEST_ID_HEADER
 
-__all__ = ["HostHeaderMiddleware", "cors_config", "security_headers"]
+__all__ = ["HostHeaderMiddleware", "cors_config", "refused_preflight_as_problem", "security_headers"]
 
 # JSON answers load nothing and are never framed.
 _API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
@@ -67,6 +70,37 @@ def cors_config(settings: HttpSettings, *, development: bool) -> CORSConfig | No
         expose_headers=[REQUEST_ID_HEADER, "Location", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining",
                         "RateLimit-Reset"],
     )  # fmt: skip
+
+
+_REFUSED_PREFLIGHT_STATE_KEY = "quoin.refused_preflight"
+_REFUSED_PREFLIGHT_DETAIL = "Cross-origin request refused: its origin, method or headers are not allowed"
+
+
+async def refused_preflight_as_problem(message: Message, scope: Scope) -> None:
+    """``before_send`` hook: a refused CORS preflight answers a 400 problem, not Litestar's plain text.
+
+    Litestar's CORS middleware answers every preflight itself, outside the
+    app's exception handling, and refuses one with a ``text/plain`` 400. No
+    other answer of this app is plain text, so that answer to an ``OPTIONS``
+    with an ``Origin`` is the refusal: its body is replaced by the problem
+    document (same status, no CORS headers, so the browser still blocks).
+    """
+    state = scope.setdefault("state", {})
+    if message["type"] == "http.response.body":
+        if (body := state.pop(_REFUSED_PREFLIGHT_STATE_KEY, None)) is not None:
+            message["body"] = body
+        return
+    if message["type"] != "http.response.start" or message["status"] != HTTPStatus.BAD_REQUEST:
+        return
+    headers = MutableScopeHeaders.from_message(message)
+    if scope.get("method") != HttpMethod.OPTIONS or not (headers.get("content-type") or "").startswith(MediaType.TEXT):
+        return
+    if not any(name == b"origin" for name, _ in scope["headers"]):
+        return
+    body = render_problem(scope, HTTPStatus.BAD_REQUEST, _REFUSED_PREFLIGHT_DETAIL)
+    headers["Content-Type"] = PROBLEM_MEDIA_TYPE
+    headers["Content-Length"] = str(len(body))
+    state[_REFUSED_PREFLIGHT_STATE_KEY] = body
 
 
 class HostHeaderMiddleware(ASGIMiddleware):

@@ -112,6 +112,8 @@ def structlog_plugin(settings: AppSettings, *, echo_sql: bool = False) -> Struct
             "uvicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
             "uvicorn.error": {"level": logging.getLevelName(level), "handlers": [], "propagate": True},
             "sqlalchemy.engine": {"level": "INFO" if echo_sql else "WARNING", "handlers": [], "propagate": True},
+            # The pool logs under its class's module: ours, outside the "sqlalchemy" tree that SQLAlchemy quiets.
+            "quoin.db.pool": quiet,
             "httpx": quiet,
             "httpcore": quiet,
         },

@@ -7,8 +7,9 @@ from http import HTTPStatus
 from typing import Any
 
 import msgspec
-from litestar import Litestar, Request, get
+from litestar import Litestar, Request, Response, Router, get
 from litestar.enums import MediaType
+from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, Contact, Operation, Tag
@@ -80,6 +81,16 @@ def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
     }
 
 
+def _not_found_as_problem(response: Response[Any]) -> Response[Any]:
+    """``after_request`` of the schema routes: Litestar answers an unknown ``/schema/…`` page with an HTML 404.
+
+    Raising instead hands it to the problem-details handler, like every other 404.
+    """
+    if response.status_code == HTTPStatus.NOT_FOUND:
+        raise NotFoundException
+    return response
+
+
 def openapi_config() -> OpenAPIConfig:
     """OpenAPI 3.1 at ``/schema/openapi.json``; Scalar at ``/schema`` and ``/docs``."""
     return OpenAPIConfig(
@@ -87,7 +98,10 @@ def openapi_config() -> OpenAPIConfig:
         version=__version__,
         description="A production-grade REST API template. Errors are RFC 9457 problem details.",
         contact=Contact(name="QuoinAPI maintainers"),
-        path="/schema",
+        # Litestar adds the document, the docs page and its catch-all 404 page to this router.
+        openapi_router=Router(
+            "/schema", route_handlers=[], include_in_schema=False, after_request=_not_found_as_problem
+        ),
         render_plugins=[_docs_renderer],
         use_handler_docstrings=True,
         tags=[

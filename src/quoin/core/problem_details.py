@@ -23,15 +23,16 @@ from advanced_alchemy.exceptions import NotFoundError as RepositoryNotFoundError
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, InternalServerException, ValidationException
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
+from litestar.types import Scope
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 from sqlalchemy.exc import SQLAlchemyError
 
 from quoin.core.errors import BadRequestError, FieldError, NotFoundError, QuoinError, ValidationError
 from quoin.core.request_id import request_id_of
-from quoin.db.errors import translate_database_error
+from quoin.db.errors import DRIVER_ERRORS, translate_database_error
 
-__all__ = ["problem_details_plugin"]
+__all__ = ["problem_details_plugin", "render_problem"]
 _GENERIC_CRASH_DETAIL = "An unexpected error occurred; it has been logged"
 _CRASH_EVENT = "unhandled_exception"
 
@@ -73,6 +74,12 @@ class _Problem(ProblemDetailsException):
         extra["request_id"] = request_id
         self.extra = extra
         return super().to_response(request)
+
+
+def render_problem(scope: Scope, status: int, detail: str) -> bytes:
+    """The problem document, encoded, for an answer Litestar makes outside its exception handling."""
+    response = _Problem(status_code=status, detail=detail).to_response(Request(scope))
+    return response.render(response.content, str(response.media_type))
 
 
 def _problem(error: QuoinError, extra: dict[str, Any] | None = None) -> ProblemDetailsException:
@@ -196,6 +203,7 @@ _CONVERTERS: Mapping[type[Exception], Callable[[Any], ProblemDetailsException]] 
     QuoinError: _from_domain_error,
     AdvancedAlchemyError: _from_database_error,
     SQLAlchemyError: _from_database_error,
+    **dict.fromkeys(DRIVER_ERRORS, _from_database_error),
     OSError: _from_os_error,
     RecursionError: _from_recursion_error,
     UnicodeDecodeError: _from_unicode_error,

@@ -28,6 +28,7 @@ from quoin.core.access import OPERATIONAL_PATH_PREFIXES
 from quoin.core.errors import TooManyRequestsError
 
 __all__ = [
+    "AddressLimit",
     "CounterStoreError",
     "MemoryCounter",
     "RateLimitMiddleware",
@@ -149,6 +150,27 @@ class RateLimiter:
         if window is not None and window.exceeded:
             raise TooManyRequestsError(detail, headers=window.headers())
         return window
+
+
+class AddressLimit:
+    """A limit of its own on one kind of costly request (a login, a sign-up), counted per client address.
+
+    It comes on top of the per-caller limit, from the handler, so only requests
+    that reached it (a valid body) count, and before the costly work (an Argon2
+    hash). The address is the one the per-caller limit uses. ``limiter`` None
+    (``RATE_LIMIT_ENABLED=false``) turns it off.
+    """
+
+    def __init__(self, limiter: RateLimiter | None, name: str, per_minute: int, detail: str) -> None:
+        self._limiter = limiter
+        self._name = name
+        self._per_minute = per_minute
+        self._detail = detail
+
+    async def check(self, scope: Scope) -> None:
+        """Count one attempt from the request's client address; ``TooManyRequestsError`` (429) over the limit."""
+        if self._limiter is not None:
+            await self._limiter.enforce(f"{self._name}:{_client_address(scope)}", self._per_minute, self._detail)
 
 
 class RateLimitMiddleware(ASGIMiddleware):

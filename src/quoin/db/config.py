@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -22,6 +23,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from quoin.config import DatabaseSettings
+from quoin.db.pool import FairQueuePool
 
 __all__ = [
     "ALEMBIC_INI",
@@ -50,6 +52,7 @@ def _engine_config(settings: DatabaseSettings) -> EngineConfig:
     if not settings.is_sqlite:
         connect_args["server_settings"] = {"application_name": "quoin"}
     return EngineConfig(
+        poolclass=FairQueuePool,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,  # type: ignore[arg-type]  # SQLAlchemy accepts float seconds
@@ -130,6 +133,20 @@ class QuoinSQLAlchemyConfig(SQLAlchemyAsyncConfig):
         session = make_session(bind=self._autocommit_engine(engine))
         set_aa_scope_state(scope, self.session_scope_key, session)
         return session
+
+    @asynccontextmanager
+    async def lookup_session(self, state: State) -> AsyncIterator[AsyncSession]:
+        """A session of its own in autocommit mode, for a lookup made outside any handler (the caller).
+
+        Its connection goes back to the pool as the block ends, so a request
+        never holds a pooled connection while it waits for something else
+        (its body, a Redis round trip) and never holds two at once.
+        """
+        make_session = cast("async_sessionmaker[AsyncSession]", state[self.session_maker_app_state_key])
+        engine = make_session.kw.get("bind")
+        bind = self._autocommit_engine(engine) if isinstance(engine, AsyncEngine) else engine
+        async with make_session(bind=bind) as session:
+            yield session
 
     def _autocommit_engine(self, engine: AsyncEngine) -> AsyncEngine:
         if self._autocommit is None or self._autocommit[0] is not engine:

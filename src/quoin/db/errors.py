@@ -16,13 +16,20 @@ from sqlalchemy import exc as sa_exc
 
 from quoin.core.errors import ConflictError, QuoinError, ServiceUnavailableError
 
-__all__ = ["is_unique_violation", "translate_database_error"]
+__all__ = ["DRIVER_ERRORS", "is_unique_violation", "translate_database_error"]
+
+# What the driver raises on its own: SQLAlchemy wraps errors of statements, but
+# not those of connecting (a server starting up or shutting down, too many
+# clients, a refused password), which reach the app as asyncpg's own.
+DRIVER_ERRORS: tuple[type[Exception], ...] = (asyncpg.PostgresError, asyncpg.InterfaceError)
 
 _UNIQUE_VIOLATION = "23505"
-# Connection exceptions (08), insufficient resources (53), operator intervention
-# (57: shutdown, cannot connect now, statement timeout) and transaction
-# rollbacks the client may retry (40001 serialization, 40P01 deadlock).
-_TRANSIENT_SQLSTATE_PREFIXES = ("08", "53", "57", "40001", "40P01")
+# Connection exceptions (08), insufficient resources (53: too many clients),
+# operator intervention (57: shutdown, starting up, statement timeout),
+# transaction rollbacks the client may retry (40001 serialization, 40P01
+# deadlock), and the server refusing this app's login or database (28, 3D000),
+# which only connecting meets: the database is unreachable for the app.
+_TRANSIENT_SQLSTATE_PREFIXES = ("08", "53", "57", "40001", "40P01", "28", "3D000")
 
 
 def _cause_chain(exc: BaseException) -> Iterator[BaseException]:

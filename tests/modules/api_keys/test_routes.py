@@ -73,6 +73,21 @@ async def test_the_key_authenticates_as_its_owner(client: httpx.AsyncClient, own
     assert response.json() == owner.user
 
 
+@pytest.mark.parametrize("padding", [" ", "\t", " \t "])
+async def test_the_key_is_accepted_with_surrounding_whitespace_like_a_token(
+    client: httpx.AsyncClient, owner: Account, padding: str
+) -> None:
+    key = str((await create_key(client, owner))["key"])
+
+    by_key = await client.get(f"{USERS}me", headers={"X-API-Key": f"{padding}{key}{padding}"})
+    by_token = await client.get(
+        f"{USERS}me", headers={"Authorization": f"{padding}{owner.headers['Authorization']}{padding}"}
+    )
+
+    assert (by_key.status_code, by_token.status_code) == (200, 200)
+    assert by_key.json() == owner.user
+
+
 async def test_last_used_at_is_recorded_but_refreshed_at_most_once_a_minute(
     client: httpx.AsyncClient, db: AsyncConnection, owner: Account
 ) -> None:
@@ -162,6 +177,8 @@ async def test_deleting_the_owner_deletes_its_keys(
         ({"name": "bad\nname"}, "name"),
         ({"name": "k", "expires_at": "2030-01-01T00:00:00"}, "expires_at"),
         ({"name": "k", "expires_at": "next tuesday"}, "expires_at"),
+        ({"name": "k", "expires_at": 1900000000}, "expires_at"),
+        ({"name": 7}, "name"),
         ({"name": "k", "expires_at": "2001-01-01T00:00:00Z"}, "expires_at"),
         ({"name": "k", "expires_at": "0001-01-01T00:00:00+05:00"}, "expires_at"),
         ({"name": "k", "key": "qk_chosen_by_me"}, "key"),

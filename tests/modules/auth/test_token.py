@@ -167,6 +167,12 @@ async def test_a_malformed_login_form_is_422(client: httpx.AsyncClient, data: di
     assert [error["field"] for error in problem["errors"]] == [field]
 
 
+async def test_an_empty_login_form_is_400(client: httpx.AsyncClient) -> None:
+    response = await client.post(TOKEN, content=b"", headers={"content-type": "application/x-www-form-urlencoded"})
+
+    assert_problem(response, 400, detail="The request body is empty; this operation needs one")
+
+
 async def test_oauth2_client_fields_are_accepted(client: httpx.AsyncClient) -> None:
     user = await sign_up(client)
     form = {"grant_type": "password", "username": user["email"], "password": PASSWORD, "scope": "", "client_id": "docs"}

@@ -115,6 +115,7 @@ async def test_sign_up_with_a_field_outside_the_contract_is_422(
         ({"email": "a@localhost", "password": PASSWORD}, "email"),
         ({"email": "x" * 250 + "@example.com", "password": PASSWORD}, "email"),
         ({"email": 42, "password": PASSWORD}, "email"),
+        ({"email": "num@example.com", "password": 12345678}, "password"),
         ({"email": "short@example.com", "password": "1234567"}, "password"),
         ({"email": "long@example.com", "password": "p" * 129}, "password"),
         ({"email": "nopw@example.com"}, "password"),
@@ -154,6 +155,19 @@ async def test_a_body_that_is_not_json_is_400(
 
     assert_problem(response, 400, detail="The request body is not valid JSON")
     assert await count_users(db) == 0
+
+
+@pytest.mark.parametrize("method", ["POST", "PATCH"])
+async def test_an_empty_json_body_is_400(client: httpx.AsyncClient, db: AsyncConnection, method: str) -> None:
+    account = await make_account(client)
+    path = USERS if method == "POST" else account.path
+
+    response = await client.request(
+        method, path, content=b"", headers={**account.headers, "content-type": "application/json"}
+    )
+
+    assert_problem(response, 400, detail="The request body is empty; this operation needs one")
+    assert await count_users(db) == 1
 
 
 async def test_a_json_body_that_is_not_an_object_is_422(client: httpx.AsyncClient, db: AsyncConnection) -> None:
@@ -411,6 +425,10 @@ async def test_a_superuser_may_change_the_flags(client: httpx.AsyncClient, admin
         ({"password": "short"}, "password"),
         ({"full_name": "x" * 256}, "full_name"),
         ({"is_active": "yes"}, "is_active"),
+        ({"is_active": "true"}, "is_active"),
+        ({"is_active": 0}, "is_active"),
+        ({"is_superuser": 1}, "is_superuser"),
+        ({"full_name": 42}, "full_name"),
         ({"created_at": "2020-01-01T00:00:00Z"}, "created_at"),
         ({"hashed_password": "$argon2id$forged"}, "hashed_password"),
     ],

@@ -47,7 +47,7 @@ class AuthController(Controller):
         A wrong email and a wrong password get the same 401, after the same work.
         Attempts are limited per client address and per email (429 with `Retry-After`).
         """
-        await login_throttle.check(request.client.host if request.client else "unknown", data.username)
+        await login_throttle.check(request.scope, data.username)
         user = await users_service.authenticate(data.username, data.password)
         return Response(
             TokenResponse(access_token=token_issuer.issue(user), expires_in=token_issuer.lifetime_seconds),

@@ -18,7 +18,6 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
-from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig
 from litestar import Litestar
 from litestar.config.app import AppConfig
 from litestar.connection import ASGIConnection
@@ -33,6 +32,7 @@ from litestar.types import Scope
 from quoin.core.access import PUBLIC_OPT_KEY
 from quoin.core.errors import UnauthorizedError
 from quoin.core.observability import note_user_id, user_id_of
+from quoin.db.config import QuoinSQLAlchemyConfig
 from quoin.modules.api_keys.keys import ApiKeyHasher
 from quoin.modules.api_keys.service import ApiKeyService
 from quoin.modules.auth.tokens import TokenVerifier
@@ -59,6 +59,16 @@ API_KEY_AUTH = "api_key"
 API_KEY_SCHEME = "APIKeyHeader"
 
 
+# Optional whitespace around a header value is not part of it (RFC 9110 §5.5); servers differ in trimming it.
+_OWS = " \t"
+
+
+def _header(headers: Headers, name: str) -> str | None:
+    """A header's value without surrounding optional whitespace; None when absent."""
+    value = headers.get(name)
+    return None if value is None else value.strip(_OWS)
+
+
 @dataclass(frozen=True, slots=True)
 class ApiKeyCredential:
     """An ``X-API-Key`` value, handed to the same user lookup as a decoded token."""
@@ -80,17 +90,17 @@ class CredentialsMiddleware(JWTAuthenticationMiddleware):
         return result
 
     async def _authenticate(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
-        if (api_key := connection.headers.get(API_KEY_HEADER)) is not None:
+        if (api_key := _header(connection.headers, API_KEY_HEADER)) is not None:
             # build_auth's handler takes either credential; Litestar types it for tokens only.
             owner = await self.retrieve_user_handler(ApiKeyCredential(api_key), connection)  # type: ignore[arg-type]
             if owner is None:
                 raise UnauthorizedError("Invalid, expired or revoked API key")
             return AuthenticationResult(user=owner, auth=API_KEY_AUTH)
-        scheme, _, token = connection.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        scheme, _, token = (_header(connection.headers, "Authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip(_OWS):
             raise UnauthorizedError("Not authenticated")
         try:
-            return await self.authenticate_token(encoded_token=token.strip(), connection=connection)
+            return await self.authenticate_token(encoded_token=token.strip(_OWS), connection=connection)
         except NotAuthorizedException:
             raise UnauthorizedError("Invalid or expired token") from None
 
@@ -194,11 +204,11 @@ def token_user_identity(auth: QuoinAuth) -> Callable[[Scope], str | None]:
         headers = Headers.from_scope(scope)
         if headers.get(API_KEY_HEADER) is not None:
             return None
-        scheme, _, token = headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token:
+        scheme, _, token = (_header(headers, "Authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip(_OWS):
             return None
         try:
-            return f"user:{auth.tokens.verify(token.strip()).sub}"
+            return f"user:{auth.tokens.verify(token.strip(_OWS)).sub}"
         except NotAuthorizedException:
             return None
 
@@ -232,21 +242,22 @@ def document_operation_security(app: Litestar) -> None:
                     operation.security = [] if public else list(either)
 
 
-def build_auth(secret_key: str, db_config: SQLAlchemyAsyncConfig, api_key_hasher: ApiKeyHasher) -> QuoinAuth:
-    """The app's authentication config; users are looked up in the request's own session."""
+def build_auth(secret_key: str, db_config: QuoinSQLAlchemyConfig, api_key_hasher: ApiKeyHasher) -> QuoinAuth:
+    """The app's authentication config; the caller is looked up in a short session of its own."""
 
     async def credential_owner(
         credential: Token | ApiKeyCredential, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> UserRead | None:
-        session = db_config.provide_session(connection.app.state, connection.scope)
         if isinstance(credential, ApiKeyCredential):
-            owner = await ApiKeyService(session=session, hasher=api_key_hasher).authenticate(credential.key)
+            async with db_config.lookup_session(connection.app.state) as session:
+                owner = await ApiKeyService(session=session, hasher=api_key_hasher).authenticate(credential.key)
             return None if owner is None else msgspec.convert(owner, UserRead, from_attributes=True)
         try:
             user_id = UUID(credential.sub)
         except ValueError:
             return None
-        user = await UserRepository(session=session).get_public(user_id)
+        async with db_config.lookup_session(connection.app.state) as session:
+            user = await UserRepository(session=session).get_public(user_id)
         return user if user is not None and user.is_active else None
 
     return QuoinAuth(

@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from quoin.core.rate_limit import RateLimiter
+from litestar.types import Scope
+
+from quoin.core.rate_limit import AddressLimit, RateLimiter
 from quoin.modules.users.schemas import normalize_email
 
 __all__ = ["LoginThrottle"]
@@ -26,12 +28,13 @@ class LoginThrottle:
     def __init__(self, limiter: RateLimiter | None, per_minute: int, secret_key: str) -> None:
         self._limiter = limiter
         self._per_minute = per_minute
+        self._per_address = AddressLimit(limiter, "login-client", per_minute, _DETAIL)
         self._key = hmac.digest(secret_key.encode(), b"quoin login throttle", hashlib.sha256)
 
-    async def check(self, client: str, email: str) -> None:
+    async def check(self, scope: Scope, email: str) -> None:
         """Raise ``TooManyRequestsError`` (429) when either count is over the limit."""
         if self._limiter is None:
             return
         account = hmac.new(self._key, normalize_email(email).encode(), hashlib.sha256).hexdigest()[:32]
-        await self._limiter.enforce(f"login-client:{client}", self._per_minute, _DETAIL)
+        await self._per_address.check(scope)
         await self._limiter.enforce(f"login-account:{account}", self._per_minute, _DETAIL)

@@ -15,6 +15,7 @@ from quoin.config import Settings
 from quoin.core.access import PUBLIC
 from quoin.core.errors import ForbiddenError
 from quoin.core.openapi import problem_responses
+from quoin.core.rate_limit import AddressLimit
 from quoin.db.config import ONE_STATEMENT
 from quoin.modules.auth.caller import AuthenticatedRequest
 from quoin.modules.auth.guards import requires_self_or_superuser, requires_superuser
@@ -51,14 +52,17 @@ class UserController(Controller):
         request: Request[Any, Any, Any],
         users_service: Users,
         settings: NamedDependency[Settings],
+        signup_limit: NamedDependency[AddressLimit],
         data: JSONBody[UserCreate],
     ) -> Response[UserRead]:
         """Create an account; no credentials needed. 403 when sign-up is turned off (`SIGNUP_ENABLED=false`).
 
+        Sign-ups are limited per client address (`SIGNUP_RATE_LIMIT_PER_MINUTE`; 429 with `Retry-After`).
         The response's `Location` header points at the new user.
         """
         if not settings.security.signup_enabled:
             raise ForbiddenError("Sign-up is disabled")
+        await signup_limit.check(request.scope)  # before the password is hashed
         user = await users_service.register(data)
         location = request.app.route_reverse("get_user", user_id=user.id)
         return Response(
