@@ -22,6 +22,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from quoin.app import create_app
 from quoin.config import Settings
+from tests.postgres_server import free_port
 
 USERS = "/api/v1/users/"
 TOKEN = "/api/v1/auth/token"
@@ -200,12 +201,14 @@ async def driver_statements(engine: AsyncEngine) -> AsyncIterator[list[str]]:
             driver.remove_query_logger(record)
 
 
-_DATABASE_VARIABLES = ("DATABASE_URL", "POSTGRES_", "SQLITE_PATH", "ENV", "PORT", "HOST")
+_DATABASE_VARIABLES = ("DATABASE_URL", "POSTGRES_", "SQLITE_PATH", "ENV", "PORT", "HOST", "METRICS_PORT")
 
 
 def clean_environment() -> dict[str, str]:
     """This process's environment without the variables that choose a database, an environment or an address.
 
-    For the ``quoin`` processes the tests spawn: they get the test's settings only.
+    For the ``quoin`` processes the tests spawn: they get the test's settings only, and a metrics port
+    of their own, so that servers started at once (here or by another test run) never meet on the default.
     """
-    return {k: v for k, v in os.environ.items() if not k.startswith(_DATABASE_VARIABLES)}
+    own = {k: v for k, v in os.environ.items() if not k.startswith(_DATABASE_VARIABLES)}
+    return {**own, "METRICS_PORT": str(free_port())}

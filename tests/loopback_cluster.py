@@ -1,7 +1,7 @@
 """The compose deployment on loopback, without a container engine.
 
-Several ``quoin serve`` processes (one per loopback address, one port),
-behind HAProxy run with ``deploy/haproxy/haproxy.cfg`` unchanged, sharing a
+Several ``quoin serve`` processes (one per loopback address, one API port and
+one metrics port shared by all), behind HAProxy run with ``deploy/haproxy/haproxy.cfg`` unchanged, sharing a
 PostgreSQL and a Redis. HAProxy finds the instances through DNS as in
 compose; here a small DNS server (dnslib) stands in for Docker's, answering
 the upstream name with the instances' addresses.
@@ -57,6 +57,7 @@ class Instance:
 
     address: str
     port: int
+    metrics_port: int
     log_path: Path
     process: subprocess.Popen[bytes]
     exit_code: int | None = None
@@ -65,6 +66,11 @@ class Instance:
     def base(self) -> str:
         """Its own URL, bypassing the balancer."""
         return f"http://{self.address}:{self.port}"
+
+    @property
+    def metrics(self) -> str:
+        """Its metrics listener's URL, which only a scraper on the inner network reaches."""
+        return f"http://{self.address}:{self.metrics_port}/metrics"
 
     def events(self) -> list[dict[str, Any]]:
         """Its JSON log lines so far."""
@@ -101,13 +107,13 @@ class LoopbackCluster:
         haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
         if not Path(haproxy).exists():
             raise RuntimeError("haproxy is not installed (Debian/Ubuntu: apt-get install haproxy)")
-        port = free_port()
+        port, metrics_port = free_port(), free_port()
         addresses = [f"127.0.0.{i + 2}" for i in range(self.size)]
         dns_port = free_port()
         quiet = DNSLogger("-request,-reply,-truncated,-error")
         self._dns = DNSServer(_Replicas(addresses), address="127.0.0.1", port=dns_port, logger=quiet)
         self._dns.start_thread()
-        self.instances = [self._start_instance(address, port) for address in addresses]
+        self.instances = [self._start_instance(address, port, metrics_port) for address in addresses]
         lb_port, stats_port = free_port(), free_port()
         self.lb, self.stats = f"http://127.0.0.1:{lb_port}", f"http://127.0.0.1:{stats_port}"
         lb_env = {
@@ -134,13 +140,14 @@ class LoopbackCluster:
                 return False
         return sum(state == "UP" for state in self.server_states().values()) == self.size
 
-    def _start_instance(self, address: str, port: int) -> Instance:
+    def _start_instance(self, address: str, port: int, metrics_port: int) -> Instance:
         env = {
             **clean_environment(),
             "DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis_url,
             "HOST": address,
             "PORT": str(port),
+            "METRICS_PORT": str(metrics_port),
             "TRUSTED_PROXIES": "127.0.0.1",
             **self.settings,
         }
@@ -153,7 +160,7 @@ class LoopbackCluster:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        return Instance(address, port, log_path, process)
+        return Instance(address, port, metrics_port, log_path, process)
 
     def server_states(self) -> dict[str, str]:
         """HAProxy's view: state of each server slot that has an address, by address."""

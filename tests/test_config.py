@@ -64,11 +64,17 @@ def test_pool_settings_have_production_defaults() -> None:
         ("DEBUG", "maybe"),
         ("LOG_LEVEL", "loud"),
         ("ARGON2_MEMORY_COST", "1"),
+        ("METRICS_PORT", "0"),
     ],
 )
 def test_a_bad_value_is_an_error_naming_the_variable(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=rf"^invalid setting {name}: "):
         Settings.from_env({name: value}, env_file=None)
+
+
+def test_metrics_are_never_served_on_the_api_port() -> None:
+    with pytest.raises(SettingsError, match=r"^invalid setting METRICS_PORT: it must differ from PORT"):
+        Settings.from_env({"PORT": "8080", "METRICS_PORT": "8080"}, env_file=None)
 
 
 @pytest.mark.parametrize("env", ["production", "staging"])

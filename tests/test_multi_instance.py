@@ -12,7 +12,7 @@ import itertools
 import signal
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -44,13 +44,22 @@ CLUSTER_SETTINGS = {
 
 
 @pytest.fixture(scope="module")
+def redis() -> Iterator[PrivateRedis]:
+    """The cluster's Redis (a test may stop and restart it)."""
+    server = PrivateRedis()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.remove()
+
+
+@pytest.fixture(scope="module")
 async def cluster(
-    databases: DatabaseFactory, tmp_path_factory: pytest.TempPathFactory
+    databases: DatabaseFactory, redis: PrivateRedis, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[LoopbackCluster]:
     """PostgreSQL, Redis, three instances and HAProxy, all private to this module."""
     url = await databases.create(migrated=True)
-    redis = PrivateRedis()
-    redis.start()
     running = LoopbackCluster(
         workdir=tmp_path_factory.mktemp("cluster"),
         database_url=url.render_as_string(hide_password=False),
@@ -62,7 +71,6 @@ async def cluster(
         yield running
     finally:
         await asyncio.to_thread(running.stop)
-        redis.remove()
 
 
 async def signed_up_token(client: httpx.AsyncClient, email: str) -> str:
@@ -127,6 +135,96 @@ async def test_rate_limits_are_shared_by_every_instance(cluster: LoopbackCluster
 
     assert [a.status_code for a in answers] == [401] * LOGIN_LIMIT + [429]
     assert int(answers[-1].headers["retry-after"]) > 0
+
+
+# The spellings of /metrics a client could try to slip past a path rule.
+METRICS_PATH_TRICKS = [
+    "/metrics",
+    "/metrics/",
+    "//metrics",
+    "/%6detrics",
+    "/metrics%2f",
+    "/%2fmetrics",
+    "/x/../metrics",
+]
+
+
+async def raw_get(base: str, path: str) -> tuple[int, str]:
+    """``GET path`` written on a socket exactly as given (HTTP clients resolve ``..`` themselves); status and body."""
+    url = httpx.URL(base)
+    reader, writer = await asyncio.open_connection(url.host, url.port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: quoin\r\nConnection: close\r\n\r\n".encode())
+    answer = await asyncio.wait_for(reader.read(), 10)  # to the end: the server closes
+    writer.close()
+    head, _, body = answer.decode(errors="replace").partition("\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+async def test_no_spelling_of_metrics_passes_the_balancer_while_each_metrics_port_serves_them(
+    cluster: LoopbackCluster,
+) -> None:
+    through_lb = {path: await raw_get(cluster.lb, path) for path in METRICS_PATH_TRICKS}
+    async with httpx.AsyncClient(timeout=10) as client:
+        on_api_ports = [await client.get(f"{i.base}/metrics") for i in cluster.instances]
+        scraped = [await client.get(i.metrics) for i in cluster.instances]
+
+    print("\nthrough the balancer: " + ", ".join(f"{path} {status}" for path, (status, _) in through_lb.items()))
+    assert {status for status, _ in through_lb.values()} == {404}
+    assert not [path for path, (_, body) in through_lb.items() if "quoin_http_requests" in body]
+    # Refused by the balancer's own rule (its HTML page), before any instance saw them.
+    assert not [path for path, (_, body) in through_lb.items() if "<h1>404 Not Found</h1>" not in body]
+    assert {r.status_code for r in on_api_ports} == {404}
+    assert not [r for r in on_api_ports if "quoin_http_requests" in r.text]
+    assert [r.status_code for r in scraped] == [200] * len(cluster.instances)
+    assert all("quoin_http_requests_total{" in r.text for r in scraped)
+
+
+def redis_events(instance: Instance) -> list[str]:
+    """The Redis state changes ``instance`` has logged, in order."""
+    return [e["event"] for e in instance.events() if e.get("event") in {"redis_unavailable", "redis_available"}]
+
+
+async def test_with_redis_down_every_instance_stays_ready_and_behind_the_balancer_and_limits_fail_open(
+    cluster: LoopbackCluster, redis: PrivateRedis
+) -> None:
+    async def readiness(client: httpx.AsyncClient) -> list[tuple[int, object]]:
+        answers = [await client.get(f"{i.base}/health/ready") for i in cluster.instances]
+        return [(a.status_code, a.json()) for a in answers]
+
+    async with httpx.AsyncClient(timeout=10) as client:
+        redis.stop()
+        try:
+            states: list[dict[str, str]] = []
+            for _ in range(8):  # 4 s: four health checks of HAProxy's per instance, two failures would mark it DOWN
+                states.append(await asyncio.to_thread(cluster.server_states))
+                await asyncio.sleep(0.5)
+            ready_during = await readiness(client)
+            signed_up = [
+                await client.post(
+                    f"{cluster.lb}{USERS}", json={"email": f"no-redis-{n}@example.com", "password": PASSWORD}
+                )
+                for n in range(9)
+            ]
+            logged_during = {i.address: redis_events(i) for i in cluster.instances}
+        finally:
+            redis.start()
+        # HAProxy probes every instance each second: each notices Redis back within a probe or two.
+        await asyncio.to_thread(
+            cluster.wait_until,
+            lambda: all(redis_events(i)[-1:] == ["redis_available"] for i in cluster.instances),
+            15,
+            "every instance noticing Redis back",
+        )
+        ready_after = await readiness(client)
+
+    instances = len(cluster.instances)
+    assert all(list(state.values()) == ["UP"] * instances for state in states), states
+    assert ready_during == [(200, {"status": "ok", "redis": "unavailable"})] * instances
+    assert [a.status_code for a in signed_up] == [201] * 9
+    assert not [a for a in signed_up if "ratelimit-limit" in a.headers], "limits fail open"
+    assert all(events == ["redis_unavailable"] for events in logged_during.values()), logged_during
+    assert ready_after == [(200, {"status": "ok", "redis": "ok"})] * instances
+    assert all(redis_events(i) == ["redis_unavailable", "redis_available"] for i in cluster.instances)
 
 
 @dataclass

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -26,9 +27,21 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from quoin.core.access import PUBLIC
+from quoin.core.metrics_server import metrics_listener
 from quoin.core.telemetry import TRACING_STATE_KEY, Tracing
 from tests.conftest import DatabaseFactory, make_settings
-from tests.helpers import API_KEYS, PASSWORD, TOKEN, USERS, engine_of, make_account, running_app, unique_email
+from tests.helpers import (
+    API_KEYS,
+    PASSWORD,
+    TOKEN,
+    USERS,
+    assert_problem,
+    engine_of,
+    make_account,
+    running_app,
+    unique_email,
+)
+from tests.postgres_server import free_port
 
 
 class LogCapture(logging.Handler):
@@ -163,8 +176,8 @@ async def test_new_traces_are_sampled_at_the_configured_ratio(database_url: URL)
     assert 150 <= traced <= 250, traced
 
 
-async def test_probes_and_metrics_are_not_traced(client: httpx.AsyncClient, spans: InMemorySpanExporter) -> None:
-    for path in ("/health/live", "/health/ready", "/metrics"):
+async def test_probes_are_not_traced(client: httpx.AsyncClient, spans: InMemorySpanExporter) -> None:
+    for path in ("/health/live", "/health/ready"):
         assert (await client.get(path)).status_code == 200
 
     assert [s for s in spans.get_finished_spans() if s.kind is SpanKind.SERVER] == []
@@ -229,8 +242,8 @@ async def test_anonymous_and_unmatched_requests_are_logged_too(client: httpx.Asy
     assert (anonymous["route"], anonymous["status"], anonymous["user_id"]) == ("/api/v1/users/me", 401, None)
 
 
-async def test_health_metrics_and_docs_are_not_logged_at_info(client: httpx.AsyncClient, logs: LogCapture) -> None:
-    for path in ("/health/live", "/health/ready", "/metrics", "/docs", "/schema/openapi.json"):
+async def test_health_and_docs_are_not_logged_at_info(client: httpx.AsyncClient, logs: LogCapture) -> None:
+    for path in ("/health/live", "/health/ready", "/docs", "/schema/openapi.json"):
         assert (await client.get(path)).status_code == 200
 
     assert [line["route"] for line in logs.access() if line["level"] == "info"] == []
@@ -427,11 +440,24 @@ def samples(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
     }
 
 
+@pytest.fixture(scope="module")
+def metrics_url() -> Iterator[str]:
+    """The listener ``quoin serve`` starts, started here in the test process (an app never starts it)."""
+    port = free_port()
+    with metrics_listener("127.0.0.1", port):
+        yield f"http://127.0.0.1:{port}/metrics"
+
+
+async def scrape(metrics_url: str) -> httpx.Response:
+    async with httpx.AsyncClient(timeout=5) as scraper:
+        return await scraper.get(metrics_url)
+
+
 async def test_metrics_count_requests_by_route_method_and_the_status_the_client_got(
-    client: httpx.AsyncClient, db: AsyncConnection
+    client: httpx.AsyncClient, db: AsyncConnection, metrics_url: str
 ) -> None:
     account = await make_account(client)
-    before = samples((await client.get("/metrics")).text, "quoin_http_requests_total")
+    before = samples((await scrape(metrics_url)).text, "quoin_http_requests_total")
 
     await client.get(account.path, headers=account.headers)  # 200
     await client.get(f"{USERS}{uuid.uuid4()}", headers=account.headers)  # 403 (not theirs)
@@ -440,7 +466,7 @@ async def test_metrics_count_requests_by_route_method_and_the_status_the_client_
     await client.get(f"{USERS}me")  # 401
     await client.get(f"{USERS}me")  # 401
     await client.request("FOO1", USERS)  # an invented method
-    response = await client.get("/metrics")
+    response = await scrape(metrics_url)
 
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
@@ -461,26 +487,55 @@ async def test_metrics_count_requests_by_route_method_and_the_status_the_client_
     assert durations[(("method", "GET"), ("route", "/api/v1/users/me"), ("status", "401"))] >= 2
 
 
-async def test_metrics_show_requests_in_progress_and_the_database_pool(database_url: URL) -> None:
+async def test_metrics_show_requests_in_progress_and_the_database_pool(database_url: URL, metrics_url: str) -> None:
     settings = make_settings(database_url, DB_POOL_SIZE="3", DB_MAX_OVERFLOW="2")
+    body_sent = asyncio.Event()
+
+    async def slow_body() -> AsyncIterator[bytes]:
+        await body_sent.wait()
+        yield b"{}"
+
+    def uploading(scrape_text: str) -> float:
+        return samples(scrape_text, "quoin_http_requests_in_progress").get(
+            (("method", "POST"), ("route", "/api/v1/users")), 0
+        )
+
     async with running_app(settings) as (app, client):
-        idle = (await client.get("/metrics")).text
+        idle = (await scrape(metrics_url)).text
+        # A sign-up whose body has not arrived yet: in progress until it does.
+        upload = asyncio.create_task(
+            client.post(USERS, content=slow_body(), headers={"content-type": "application/json"})
+        )
         async with engine_of(app).connect() as first, engine_of(app).connect() as second:
             await first.execute(text("SELECT 1"))
             await second.execute(text("SELECT 1"))
-            busy = (await client.get("/metrics")).text
+            for _ in range(100):  # the upload reaches the app on the next turns of the loop
+                busy = (await scrape(metrics_url)).text
+                if uploading(busy) - uploading(idle) == 1:
+                    break
+        body_sent.set()
+        finished = await upload
 
-    in_progress = samples(busy, "quoin_http_requests_in_progress")
-    assert in_progress[(("method", "GET"), ("route", "/metrics"))] == 1
+    def gauge(scrape_text: str, name: str) -> float:
+        return samples(scrape_text, name)[()]
 
-    def gauge(scrape: str, name: str) -> float:
-        return samples(scrape, name)[()]
-
+    assert uploading(busy) - uploading(idle) == 1
+    assert finished.status_code == 422
     # Other apps' engines may be watched too while this runs, so compare before and after.
     assert gauge(busy, "quoin_db_pool_checked_out") - gauge(idle, "quoin_db_pool_checked_out") == 2
     assert gauge(busy, "quoin_db_pool_size") >= 3
 
 
-async def test_metrics_need_no_credentials_and_are_not_in_the_api_docs(client: httpx.AsyncClient) -> None:
-    assert (await client.get("/metrics")).status_code == 200
-    assert "/metrics" not in (await client.get("/schema/openapi.json")).json()["paths"]
+METRICS_PATH_TRICKS = ["/metrics", "/metrics/", "//metrics", "/%6detrics", "/metrics%2f"]
+
+
+@pytest.mark.parametrize("path", METRICS_PATH_TRICKS)
+async def test_the_api_answers_metrics_paths_with_a_404_problem_and_does_not_document_them(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    response = await client.get(httpx.URL(f"http://testserver{path}"))
+
+    assert response.request.url.raw_path.decode() == path, "sent as written"
+    assert_problem(response, 404)
+    assert "quoin_http_requests" not in response.text
+    assert not [p for p in (await client.get("/schema/openapi.json")).json()["paths"] if "metrics" in p]

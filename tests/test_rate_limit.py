@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 import pytest
+import structlog
 from asgi_lifespan import LifespanManager
 from litestar import Litestar
 from prometheus_client import REGISTRY
@@ -105,9 +106,9 @@ async def test_all_keys_of_a_user_share_the_users_budget(database_url: URL) -> N
     assert statuses == [200, 200, 429, 429, 429]
 
 
-async def test_probes_metrics_and_docs_are_never_limited(database_url: URL) -> None:
+async def test_probes_and_docs_are_never_limited(database_url: URL) -> None:
     async with app_for(limited(database_url)) as application, client_of(application) as client:
-        answers = [await client.get(path) for path in ["/health/live", "/metrics", "/docs", "/schema/openapi.json"] * 3]
+        answers = [await client.get(path) for path in ["/health/live", "/docs", "/schema/openapi.json"] * 3]
 
     assert {a.status_code for a in answers} == {200}
     assert all("ratelimit-limit" not in a.headers for a in answers)
@@ -246,7 +247,11 @@ def store_failures() -> float:
     return REGISTRY.get_sample_value("quoin_rate_limit_store_failures_total") or 0.0
 
 
-async def test_with_redis_gone_the_api_keeps_answering_and_says_it_is_not_ready(
+def redis_up() -> float | None:
+    return REGISTRY.get_sample_value("quoin_redis_up")
+
+
+async def test_with_redis_gone_the_api_keeps_answering_and_stays_ready_naming_redis_unavailable(
     database_url: URL, redis_url: tuple[str, PrivateRedis | None]
 ) -> None:
     url, server = redis_url
@@ -255,15 +260,26 @@ async def test_with_redis_gone_the_api_keeps_answering_and_says_it_is_not_ready(
     settings = limited(database_url, RATE_LIMIT_PER_MINUTE="2", REDIS_URL=url)
     failures_before = store_failures()
     async with app_for(settings) as application, client_of(application, "198.51.100.77") as client:
-        before = await client.get("/health/live")
-        server.stop()
-        answers = [await client.post(USERS, json={"email": unique_email(), "password": PASSWORD}) for _ in range(4)]
-        ready = await client.get("/health/ready")
-        live = await client.get("/health/live")
+        with structlog.testing.capture_logs() as logs:
+            before = await client.get("/health/ready")
+            server.stop()
+            answers = [await client.post(USERS, json={"email": unique_email(), "password": PASSWORD}) for _ in range(4)]
+            during = [await client.get("/health/ready") for _ in range(3)]
+            up_during = redis_up()
+            live = await client.get("/health/live")
+            server.start()
+            after = [await client.get("/health/ready") for _ in range(2)]
+            up_after = redis_up()
+            limited_again = await client.get(f"{USERS}me")
 
-    assert before.status_code == 200
+    assert (before.status_code, before.json()) == (200, {"status": "ok", "redis": "ok"})
     assert [a.status_code for a in answers] == [201] * 4
     assert all("ratelimit-limit" not in a.headers for a in answers)
-    assert_problem(ready, 503, detail="Redis is not answering")
+    assert [(r.status_code, r.json()) for r in during] == [(200, {"status": "ok", "redis": "unavailable"})] * 3
     assert live.status_code == 200
+    assert [(r.status_code, r.json()) for r in after] == [(200, {"status": "ok", "redis": "ok"})] * 2
+    assert "ratelimit-limit" in limited_again.headers, "limits apply again once Redis answers"
+    # Once per change of state, however many requests met the outage.
+    assert [e["event"] for e in logs if e["event"].startswith("redis_")] == ["redis_unavailable", "redis_available"]
+    assert (up_during, up_after) == (0, 1)
     assert store_failures() - failures_before >= 4

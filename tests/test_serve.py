@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -173,3 +174,59 @@ def test_each_worker_hashes_in_small_niced_processes_that_end_with_the_server(tm
     assert not [path for files in libraries.values() for path in files if any(lib in path for lib in app_libraries)]
     assert code == 0
     assert not wait_until_gone(started)
+
+
+def test_serve_answers_metrics_on_metrics_port_only_and_closes_it_with_the_server(tmp_path: Path) -> None:
+    metrics_port = free_port()
+    process, base = start_server(tmp_path, METRICS_PORT=str(metrics_port))
+    metrics = f"http://127.0.0.1:{metrics_port}/metrics"
+    try:
+        on_api_port = httpx.get(f"{base}/metrics")
+        scraped = httpx.get(metrics)
+    finally:
+        code = stop_server(process)
+
+    assert on_api_port.status_code == 404
+    assert on_api_port.headers["content-type"] == "application/problem+json"
+    assert "quoin_http_requests" not in on_api_port.text
+    assert scraped.status_code == 200
+    assert 'quoin_http_requests_total{method="GET",route="/health/ready",status="200"}' in scraped.text
+    assert 'quoin_http_requests_total{method="GET",route="<unmatched>",status="404"} 1.0' in scraped.text
+    assert "quoin_db_pool_size " in scraped.text
+    assert code == 0
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(metrics)
+
+
+def test_with_several_workers_the_metrics_port_reports_what_the_workers_counted(tmp_path: Path) -> None:
+    # The listener runs in uvicorn's supervisor, which serves no request: every sample comes from the workers.
+    metrics_port = free_port()
+    process, base = start_server(tmp_path, WORKERS="2", METRICS_PORT=str(metrics_port))
+    try:
+        answers = [httpx.get(f"{base}/no/such/route") for _ in range(20)]  # a connection each: either worker
+        scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics")
+    finally:
+        code = stop_server(process)
+
+    assert {answer.status_code for answer in answers} == {404}
+    assert 'quoin_http_requests_total{method="GET",route="<unmatched>",status="404"} 20.0' in scraped.text
+    assert code == 0
+
+
+def test_serve_stops_with_one_line_when_the_metrics_port_is_taken(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "quoin", "serve"], cwd=tmp_path,
+            env={**clean_environment(), "METRICS_PORT": str(port), "PORT": str(free_port())},
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+
+    assert result.returncode == 1
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"quoin: cannot serve metrics on 127.0.0.1:{port} (METRICS_PORT): [Errno 98]")
+    )

@@ -23,11 +23,13 @@ async def test_liveness_is_ok(client: httpx.AsyncClient) -> None:
     assert response.json() == {"status": "ok"}
 
 
-async def test_readiness_is_ok_when_the_database_answers(client: httpx.AsyncClient) -> None:
+async def test_readiness_is_ok_when_the_database_answers_and_reports_redis_off_without_redis_url(
+    client: httpx.AsyncClient,
+) -> None:
     response = await client.get("/health/ready")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+    assert response.json() == {"status": "ok", "redis": "off"}
 
 
 # --- request ids --------------------------------------------------------------------------
@@ -179,6 +181,15 @@ def test_openapi_documents_every_error_status_as_problem_details(
     assert set(errors) == EXPECTED_ERRORS[(path, method)]
     for spec in errors.values():
         assert list(spec["content"]) == ["application/problem+json"]
+
+
+def test_openapi_documents_the_redis_field_of_readiness(openapi: dict[str, Any]) -> None:
+    reference = openapi["paths"]["/health/ready"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    schema = openapi["components"]["schemas"][reference["$ref"].rsplit("/", 1)[1]]
+
+    assert schema["properties"]["redis"]["enum"] == ["ok", "unavailable", "off"]
+    assert "never makes the instance unready" in schema["properties"]["redis"]["description"]
+    assert set(schema["required"]) == {"status", "redis"}
 
 
 def test_openapi_covers_every_operation_of_the_app(openapi: dict[str, Any]) -> None:

@@ -23,7 +23,7 @@ from quoin.core.http_security import HostHeaderMiddleware, cors_config, refused_
 from quoin.core.json_body import StrictJSONRequest
 from quoin.core.logging import structlog_plugin
 from quoin.core.memory import freeze_startup_objects
-from quoin.core.metrics import MetricsController, watch_pool
+from quoin.core.metrics import watch_pool
 from quoin.core.observability import RequestContextMiddleware, observe_response
 from quoin.core.openapi import (
     STATIC_PREFIX,
@@ -97,7 +97,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             HealthController,
             landing_page,
             docs_page,
-            MetricsController,
             create_static_files_router(
                 STATIC_PREFIX, directories=[_PACKAGE_DIR / "static"], include_in_schema=False, opt=PUBLIC
             ),

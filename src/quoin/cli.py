@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from contextlib import ExitStack
 from typing import Any
 
 import click
@@ -17,6 +18,7 @@ from litestar.cli.main import litestar_group
 
 from quoin.config import Settings, SettingsError
 from quoin.core.lifecycle import DrainingServer
+from quoin.core.metrics_server import metrics_listener
 from quoin.db.migrations import upgrade_to_head
 from quoin.modules.users.cli import users_group
 
@@ -28,7 +30,7 @@ _APP = "quoin.app:create_app"
 @click.command(name="serve")
 @click.option("--reload", is_flag=True, help="Restart on code changes (development only).")
 def serve(reload: bool) -> None:
-    """Serve the API with uvicorn; in development, migrate the database first."""
+    """Serve the API with uvicorn and the metrics on their own port; in development, migrate the database first."""
     settings = Settings.from_env()
     if settings.app.is_development:
         upgrade_to_head()
@@ -43,11 +45,20 @@ def serve(reload: bool) -> None:
         "server_header": False,
         "timeout_graceful_shutdown": server.shutdown_timeout,
     }
-    if reload or server.workers > 1:
-        # uvicorn's supervisor owns the signals then: no drain period.
-        uvicorn.run(_APP, reload=reload, workers=None if reload else server.workers, **options)
-        return
-    DrainingServer(uvicorn.Config(_APP, **options), drain_seconds=server.drain_seconds).run()
+    supervised = reload or server.workers > 1  # the app then runs in other processes
+    with ExitStack() as metrics:
+        try:
+            metrics.enter_context(metrics_listener(server.host, server.metrics_port, across_processes=supervised))
+        except OSError as exc:
+            click.echo(
+                f"quoin: cannot serve metrics on {server.host}:{server.metrics_port} (METRICS_PORT): {exc}", err=True
+            )
+            sys.exit(1)
+        if supervised:
+            # uvicorn's supervisor owns the signals then: no drain period.
+            uvicorn.run(_APP, reload=reload, workers=None if reload else server.workers, **options)
+        else:
+            DrainingServer(uvicorn.Config(_APP, **options), drain_seconds=server.drain_seconds).run()
 
 
 def main() -> None:

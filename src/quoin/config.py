@@ -243,6 +243,8 @@ class ServerSettings(_Group, frozen=True):
 
     host: str = "127.0.0.1"
     port: Port = 8000
+    # Not 9100, node_exporter's port on most monitored hosts; 9464 is OpenTelemetry's for an app's own metrics.
+    metrics_port: Port = 9464
     workers: PositiveInt = 1
     drain_seconds: Annotated[float, msgspec.Meta(ge=0, le=600)] = 10.0
     shutdown_timeout: Annotated[int, msgspec.Meta(ge=1, le=600)] = 20
@@ -307,6 +309,8 @@ class Settings:
             return "invalid setting ENCRYPTION_KEYS: expected comma-separated url-safe base64 keys of 32 bytes"
         if "*" in self.http.cors_origins and self.http.cors_allow_credentials:
             return "CORS_ALLOW_CREDENTIALS=true cannot be combined with CORS_ALLOW_ORIGINS=*; list the origins"
+        if self.server.metrics_port == self.server.port:
+            return "invalid setting METRICS_PORT: it must differ from PORT (metrics are never served on the API port)"
         if self.app.is_development:
             return None
         reason = self.security.problem_outside_development()

@@ -8,5 +8,5 @@ __all__ = ["OPERATIONAL_PATH_PREFIXES", "PUBLIC", "PUBLIC_OPT_KEY"]
 PUBLIC_OPT_KEY = "exclude_from_auth"
 PUBLIC = {PUBLIC_OPT_KEY: True}
 
-# Probes, scrapes and docs: public, never rate limited, logged at debug only.
-OPERATIONAL_PATH_PREFIXES = ("/health/", "/metrics", "/docs", "/schema", "/static/")
+# Probes and docs: public, never rate limited, logged at debug only. (Metrics have a port of their own.)
+OPERATIONAL_PATH_PREFIXES = ("/health/", "/docs", "/schema", "/static/")

@@ -1,8 +1,8 @@
 """Prometheus metrics: requests by route template, method and status; the database pool.
 
-Metrics live in prometheus_client's default registry (one per process); with
-several uvicorn workers set ``PROMETHEUS_MULTIPROC_DIR`` and Litestar's
-controller aggregates them.
+Metrics live in prometheus_client's default registry (one per process);
+``quoin.core.metrics_server`` serves them on their own port, never on the API's
+(with several workers, through prometheus_client's multiprocess mode).
 """
 
 from __future__ import annotations
@@ -10,20 +10,16 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable, Iterator
 
-from litestar.plugins.prometheus import PrometheusController
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
 
-from quoin.core.access import PUBLIC
-
 __all__ = [
     "REQUESTS",
     "REQUESTS_IN_PROGRESS",
     "REQUEST_DURATION",
-    "MetricsController",
     "watch_pool",
 ]
 
@@ -73,10 +69,3 @@ REGISTRY.register(_POOLS)
 def watch_pool(engine: AsyncEngine) -> None:
     """Report ``engine``'s pool in the ``quoin_db_pool_*`` gauges."""
     _POOLS.engines.add(engine)
-
-
-class MetricsController(PrometheusController):
-    """``GET /metrics`` in Prometheus text format: public, not in the API docs."""
-
-    include_in_schema = False
-    opt = PUBLIC  # Litestar reads it as a class attribute

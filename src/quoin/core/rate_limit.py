@@ -5,9 +5,9 @@ store value, read and rewritten under a per-process lock: across instances
 two requests can read the same count, and each request rewrites the whole
 list. Here a window is one Redis ``INCR`` (atomic across every instance, O(1)
 per request) with an expiry, or a dict in process memory without Redis. When
-Redis cannot be reached the request is let through, the failure is logged
-and counted, and Redis is not retried for a few seconds so an outage costs
-no latency.
+Redis cannot be reached the request is let through and counted; the Redis
+counter logs the outage once and does not ask Redis again for a few seconds,
+so an outage costs no latency.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-import structlog
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
@@ -40,7 +39,6 @@ __all__ = [
 ]
 
 WINDOW_SECONDS = 60
-_RETRY_STORE_AFTER_SECONDS = 5.0
 _KEY_PREFIX = "quoin:rate:"
 _HEADERS_STATE_KEY = "quoin.rate_limit_headers"
 
@@ -61,7 +59,7 @@ class WindowCounter(Protocol):
         ...
 
     async def ping(self) -> None:
-        """Raise if the store cannot be reached."""
+        """Raise ``CounterStoreError`` if the store cannot be reached."""
         ...
 
     async def close(self) -> None:
@@ -136,19 +134,13 @@ class RateLimiter:
     def __init__(self, counter: WindowCounter, *, window_seconds: int = WINDOW_SECONDS) -> None:
         self.counter = counter
         self.window_seconds = window_seconds
-        self._skip_until = 0.0
 
     async def check(self, key: str, limit: int) -> Window | None:
         """Count a hit on ``key``; the caller's window, or None if it could not be counted."""
-        if time.monotonic() < self._skip_until:
-            RATE_LIMIT_STORE_FAILURES.inc()
-            return None
         try:
             count, reset_in = await self.counter.hit(_KEY_PREFIX + key, self.window_seconds)
-        except (CounterStoreError, OSError, TimeoutError) as exc:
-            self._skip_until = time.monotonic() + _RETRY_STORE_AFTER_SECONDS
-            RATE_LIMIT_STORE_FAILURES.inc()
-            structlog.get_logger("quoin.rate_limit").warning("rate_limit_store_unavailable", error=repr(exc))
+        except (CounterStoreError, OSError, TimeoutError):
+            RATE_LIMIT_STORE_FAILURES.inc()  # the counter itself logs the outage, once
             return None
         return Window(limit=limit, count=count, reset_in=reset_in)
 

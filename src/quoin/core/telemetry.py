@@ -34,8 +34,8 @@ __all__ = ["TRACING_STATE_KEY", "UNTRACED_PATHS", "HeadSampledConfig", "HeadSamp
 
 TRACING_STATE_KEY = "tracing"  # the app's Tracing (None when off), in its State
 
-# Probes and scrapes run every few seconds; tracing them would drown real traffic.
-UNTRACED_PATHS = ["^/metrics", "^/health/"]
+# Probes run every few seconds; tracing them would drown real traffic.
+UNTRACED_PATHS = ["^/health/"]
 
 
 class Tracing:

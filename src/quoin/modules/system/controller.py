@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated, Literal
 
 import msgspec
 from litestar import Controller, get
@@ -17,7 +18,7 @@ from quoin.core.access import PUBLIC
 from quoin.core.errors import ServiceUnavailableError
 from quoin.core.lifecycle import DRAINING
 from quoin.core.openapi import problem_responses
-from quoin.core.rate_limit import RateLimiter
+from quoin.core.rate_limit import CounterStoreError, RateLimiter
 
 __all__ = ["HealthController", "landing_page"]
 
@@ -26,6 +27,21 @@ class HealthStatus(msgspec.Struct):
     """A probe's answer."""
 
     status: str
+
+
+RedisState = Literal["ok", "unavailable", "off"]
+
+
+class Readiness(HealthStatus):
+    """The readiness probe's answer."""
+
+    redis: Annotated[
+        RedisState,
+        msgspec.Meta(
+            description="Whether Redis (shared rate-limit counters) answers; `off` without `REDIS_URL`. "
+            "Informational: limits fail open without Redis, so it never makes the instance unready."
+        ),
+    ]
 
 
 class HealthController(Controller):
@@ -46,8 +62,12 @@ class HealthController(Controller):
         db_engine: NamedDependency[AsyncEngine],
         rate_limiter: NamedDependency[RateLimiter],
         settings: NamedDependency[Settings],
-    ) -> HealthStatus:
-        """The instance can serve traffic: not draining, and the database (and Redis, when configured) answer."""
+    ) -> Readiness:
+        """The instance can serve traffic: not draining, and the database answers.
+
+        Redis is reported, not required: rate limits fail open without it, so a
+        Redis outage must not take every instance out of the balancer at once.
+        """
         if DRAINING.is_set():
             raise ServiceUnavailableError("The instance is shutting down")
         timeout = settings.db.health_db_timeout
@@ -56,12 +76,15 @@ class HealthController(Controller):
                 await connection.execute(text("SELECT 1"))
         except Exception as exc:  # any failure to answer means "not ready"
             raise ServiceUnavailableError("The database is not answering") from exc
-        try:
-            async with asyncio.timeout(timeout):
-                await rate_limiter.counter.ping()
-        except Exception as exc:  # same: not answering is not ready
-            raise ServiceUnavailableError("Redis is not answering") from exc
-        return HealthStatus(status="ok")
+        redis: RedisState = "off"
+        if settings.rate_limit.redis_url:
+            try:
+                async with asyncio.timeout(timeout):
+                    await rate_limiter.counter.ping()
+                redis = "ok"
+            except (CounterStoreError, OSError, TimeoutError):
+                redis = "unavailable"
+        return Readiness(status="ok", redis=redis)
 
 
 @get("/", include_in_schema=False, sync_to_thread=False, opt=PUBLIC)
