@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import os
 import select
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from concurrent.futures.process import BrokenProcessPool
 from importlib.metadata import entry_points
@@ -27,7 +29,7 @@ CHEAP = PasswordSettings(argon2_time_cost=1, argon2_memory_cost=1024, argon2_par
 async def passwords() -> AsyncIterator[Passwords]:
     hasher = Passwords(CHEAP)
     yield hasher
-    hasher.close()
+    await hasher.close()
 
 
 def _oom_score_adj(pid: int) -> int:
@@ -96,11 +98,13 @@ async def test_work_that_kills_its_process_is_retried_once_then_fails(passwords:
     assert PasswordHasher().verify(await passwords.hash("after"), "after")
 
 
-async def test_ctrl_c_is_left_to_the_server(passwords: Passwords) -> None:
+@pytest.mark.parametrize("server_signal", [signal.SIGINT, signal.SIGTERM])
+async def test_the_server_s_signals_are_left_to_the_server(passwords: Passwords, server_signal: signal.Signals) -> None:
+    # A terminal's Ctrl-C reaches the whole process group; systemd signals every process of the service.
     (process,) = await _hashing_processes(passwords)
     assert process.pid is not None
 
-    os.kill(process.pid, signal.SIGINT)
+    os.kill(process.pid, server_signal)
 
     assert PasswordHasher().verify(await passwords.hash("still"), "still")
     assert process.is_alive()
@@ -111,11 +115,27 @@ async def test_closing_stops_the_processes_and_refuses_more_work() -> None:
     (process,) = await _hashing_processes(passwords)
     assert process.pid is not None
 
-    passwords.close()
+    await passwords.close()
 
     assert not wait_until_gone({process.pid})
     with pytest.raises(RuntimeError, match="stopped"):
         await passwords.hash("late")
+
+
+async def test_closing_kills_a_process_still_busy_after_a_few_seconds() -> None:
+    passwords = Passwords(CHEAP)
+    (process,) = await _hashing_processes(passwords)
+    assert process.pid is not None
+    stuck = asyncio.ensure_future(passwords._run(time.sleep, 600))
+    await asyncio.sleep(0.5)  # the sleep has reached the process
+
+    started = time.monotonic()
+    await passwords.close()
+
+    assert time.monotonic() - started < 15
+    assert not running(process.pid)
+    with pytest.raises(RuntimeError, match="stopped"):
+        await stuck
 
 
 _SERVER = """

@@ -12,6 +12,7 @@ import signal
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.context import SpawnContext, SpawnProcess
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -31,6 +32,33 @@ PASSWORDS_STATE_KEY = "passwords"  # the app's one Passwords, in its State
 _T = TypeVar("_T")
 _Parameters = tuple[int, int, int]  # time cost, memory cost (KiB), parallelism
 
+# The signals that stop the server. A terminal's Ctrl-C goes to its whole process
+# group and systemd (or `tini -g`) sends SIGTERM to every process of the service:
+# a hashing process left to die of them would break the pool under a draining server.
+_SERVER_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+# On close, how long running hashes get to finish (one takes well under a second
+# with sane parameters) before their processes are killed.
+_STOP_SECONDS = 3.0
+
+
+class _HashingProcess(SpawnProcess):
+    """A spawned process that is born with the server's signals blocked.
+
+    It ignores them once started (``_start_hashing_process``); blocked until then,
+    a Ctrl-C cannot interrupt its start-up with a traceback on the server's stderr.
+    """
+
+    def start(self) -> None:
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, _SERVER_SIGNALS)
+        try:
+            super().start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+class _HashingContext(SpawnContext):
+    Process = _HashingProcess
+
 
 def _start_hashing_process() -> None:
     """Run in each hashing process once, before any hash.
@@ -38,10 +66,13 @@ def _start_hashing_process() -> None:
     The lowest CPU priority (Argon2's lane threads inherit it), so hashing
     gets what the requests leave. The kernel's OOM killer takes a hashing
     process before the server where it picks one process (the pool replaces
-    it). Ctrl-C is left to the server, which stops the pool; a server killed
-    outright cannot, so the process also ends when its parent does.
+    it). SIGINT and SIGTERM are left to the server, which stops the pool
+    (``Passwords.close``); a server killed outright cannot, so the process
+    also ends when its parent does.
     """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for server_signal in _SERVER_SIGNALS:
+        signal.signal(server_signal, signal.SIG_IGN)  # also drops one that came during start-up
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _SERVER_SIGNALS)
     with contextlib.suppress(OSError):
         os.setpriority(os.PRIO_PROCESS, 0, 19)
     with contextlib.suppress(OSError):
@@ -60,6 +91,30 @@ def _exit_after(server: BaseProcess) -> None:
 def _hasher(parameters: _Parameters) -> PasswordHasher:
     time_cost, memory_cost, parallelism = parameters
     return PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Stop ``pool`` within about ``_STOP_SECONDS`` and release what it holds.
+
+    Running hashes finish, queued ones are cancelled, and processes still busy
+    after the bound are killed. The shutdown is waited for: it joins the
+    processes and closes the pool's queues, whose named semaphores are only
+    released then; a server that ended before (a signal ends uvicorn's worker
+    processes without Python's exit handlers) would leave them to
+    multiprocessing's resource tracker, which warns about leaked semaphores.
+    """
+    deadline = threading.Timer(_STOP_SECONDS, _kill, (list(pool._processes.values()),))
+    deadline.daemon = True
+    deadline.start()
+    try:
+        pool.shutdown(wait=True, cancel_futures=True)
+    finally:
+        deadline.cancel()
+
+
+def _kill(processes: list[BaseProcess]) -> None:
+    for process in processes:
+        process.kill()
 
 
 def _hash(parameters: _Parameters, password: str) -> str:
@@ -115,7 +170,7 @@ class Passwords:
             # Forking the server instead would copy its memory and held locks.
             self._pool = ProcessPoolExecutor(
                 max_workers=self._processes,
-                mp_context=multiprocessing.get_context("spawn"),
+                mp_context=_HashingContext(),
                 initializer=_start_hashing_process,
             )
         return self._pool
@@ -143,12 +198,12 @@ class Passwords:
         matched = await self._run(_verify, self._parameters, password_hash or self._unknown_user_hash, password)
         return matched and password_hash is not None
 
-    def close(self) -> None:
-        """Stop the hashing processes once their current work is done (app shutdown)."""
+    async def close(self) -> None:
+        """Stop the hashing processes and refuse more work (app shutdown); bounded by ``_STOP_SECONDS``."""
         self._closed = True
         pool, self._pool = self._pool, None
         if pool is not None:
-            pool.shutdown(wait=False)
+            await asyncio.to_thread(_stop, pool)
 
     def needs_rehash(self, password_hash: str) -> bool:
         """True when the hash was made with other parameters than the configured ones."""

@@ -87,5 +87,5 @@ async def _ensure_superuser(settings: Settings, email: str, password: str | None
             user, created = await service.ensure_superuser(email, password)
             return created, str(user.id)
     finally:
-        passwords.close()
+        await passwords.close()
         await config.get_engine().dispose()
