@@ -36,6 +36,7 @@ class ServeProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            start_new_session=True,  # a process group of its own, which a test may signal as Ctrl-C does
         )
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
