@@ -10,11 +10,12 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 import structlog
-from litestar import get
+from litestar import get, post
+from litestar.di import NamedDependency
 from litestar.security.jwt import Token
 from sqlalchemy import text
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from quoin.config import Settings
 from quoin.core.access import PUBLIC
@@ -218,3 +219,24 @@ async def test_an_exhausted_pool_answers_503_after_the_pool_timeout(database_url
     assert starved.headers["retry-after"]
     assert 0.4 < waited < 3, f"waited {waited:.2f}s for a pool timeout of 0.5s"
     assert_problem(after, 401)
+
+
+async def test_a_connection_that_dies_before_the_session_closes_does_not_cut_the_answer(database_url: URL) -> None:
+    @post("/dies-before-close", status_code=200, opt=PUBLIC)
+    async def dies_before_close(db_session: NamedDependency[AsyncSession]) -> dict[str, int]:
+        # A transaction is open on the request's connection; then its server process goes away.
+        pid = (await db_session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        async with engine_of(app).connect() as other:
+            await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        return {"pid": pid}
+
+    async with running_app(make_settings(database_url)) as (app, client):
+        app.register(dies_before_close)
+        with structlog.testing.capture_logs() as logs:
+            response = await client.post("/dies-before-close")
+        after = await client.get("/health/ready")
+
+    assert response.status_code == 200
+    assert "pid" in response.json()
+    assert any(entry["event"] == "session_close_failed" for entry in logs), logs
+    assert after.status_code == 200

@@ -2,27 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+import structlog
 from advanced_alchemy.extensions.litestar import (
     AlembicAsyncConfig,
     AsyncSessionConfig,
     EngineConfig,
     SQLAlchemyAsyncConfig,
+    async_default_handler_maker,
 )
 
 # advanced-alchemy's own helpers for its per-request scope state.
 from advanced_alchemy.extensions.litestar._utils import get_aa_scope_state, set_aa_scope_state
 from litestar.datastructures import State
-from litestar.types import Scope
+from litestar.types import BeforeMessageSendHookHandler, Message, Scope
 from sqlalchemy import event
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from quoin.config import DatabaseSettings
+from quoin.db.errors import DRIVER_ERRORS
 from quoin.db.pool import FairQueuePool
 
 __all__ = [
@@ -119,6 +123,11 @@ class QuoinSQLAlchemyConfig(SQLAlchemyAsyncConfig):
 
     _autocommit: tuple[AsyncEngine, AsyncEngine] | None = field(default=None, init=False, repr=False)
 
+    def __post_init__(self) -> None:
+        """advanced-alchemy's set-up, with a session closing that cannot fail the answer."""
+        super().__post_init__()
+        self.before_send_handler = _closing_quietly(async_default_handler_maker(self.session_scope_key))
+
     def provide_session(self, state: State, scope: Scope) -> AsyncSession:
         """The request's session, created on first use."""
         make_session = cast("async_sessionmaker[AsyncSession]", state[self.session_maker_app_state_key])
@@ -152,6 +161,29 @@ class QuoinSQLAlchemyConfig(SQLAlchemyAsyncConfig):
         if self._autocommit is None or self._autocommit[0] is not engine:
             self._autocommit = (engine, engine.execution_options(isolation_level="AUTOCOMMIT"))
         return self._autocommit[1]
+
+
+_CLOSE_FAILURES: tuple[type[Exception], ...] = (SQLAlchemyError, *DRIVER_ERRORS, OSError)
+
+
+def _closing_quietly(close: Callable[[Message, Scope], Awaitable[None]]) -> BeforeMessageSendHookHandler:
+    """advanced-alchemy's session closing, as the answer starts, without letting a dead connection cut the answer.
+
+    Writes commit inside the request, so by the time the session closes its
+    work is saved or abandoned; closing only rolls back what is left. If the
+    connection died meanwhile (the server restarted, the backend was killed),
+    that rollback fails, SQLAlchemy invalidates the connection, and the
+    answer already decided still goes out: the failure is logged, not raised
+    into a response that has started.
+    """
+
+    async def close_session(message: Message, scope: Scope) -> None:
+        try:
+            await close(message, scope)
+        except _CLOSE_FAILURES as exc:
+            structlog.get_logger("quoin.db").warning("session_close_failed", error=repr(exc))
+
+    return close_session
 
 
 def sqlalchemy_config(settings: DatabaseSettings, engine_hooks: Sequence[EngineHook] = ()) -> QuoinSQLAlchemyConfig:
