@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from quoin.config import Settings, SettingsError
-from quoin.core.encryption import DecryptionError, FieldCipher
+from quoin.core.security.encryption import DecryptionError, FieldCipher
 from quoin.db.config import ALEMBIC_INI
 from tests.conftest import DatabaseFactory, make_settings
 from tests.helpers import PRODUCTION, USERS, assert_problem, make_account, running_app, sign_up, stored_full_name

@@ -18,8 +18,8 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from quoin.config import Settings
-from quoin.core.access import PUBLIC
-from quoin.core.encryption import FieldCipher, is_token
+from quoin.core.http.routes import PUBLIC
+from quoin.core.security.encryption import FieldCipher, is_token
 from tests.conftest import make_settings
 from tests.helpers import (
     PASSWORD,

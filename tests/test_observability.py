@@ -26,9 +26,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from quoin.core.access import PUBLIC
-from quoin.core.metrics_server import metrics_listener
-from quoin.core.telemetry import TRACING_STATE_KEY, Tracing
+from quoin.core.http.routes import PUBLIC
+from quoin.core.observability.metrics_server import metrics_listener
+from quoin.core.observability.tracing import TRACING_STATE_KEY, Tracing
 from tests.conftest import DatabaseFactory, make_settings
 from tests.helpers import (
     API_KEYS,

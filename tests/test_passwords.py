@@ -19,7 +19,7 @@ import pytest
 from argon2 import PasswordHasher
 
 from quoin.config import PasswordSettings
-from quoin.core.passwords import Passwords
+from quoin.core.security.passwords import Passwords
 from tests.processes import running, wait_until_gone
 
 CHEAP = PasswordSettings(argon2_time_cost=1, argon2_memory_cost=1024, argon2_parallelism=1, argon2_concurrency=1)
@@ -60,10 +60,10 @@ async def test_hashing_runs_in_a_niced_process_of_its_own(passwords: Passwords) 
 
 
 async def test_a_hashing_process_imports_neither_the_app_nor_its_libraries(passwords: Passwords) -> None:
-    # It imports quoin.core.passwords and re-runs the parent's main script (here pytest's).
+    # It imports quoin.core.security.passwords and re-runs the parent's main script (here pytest's).
     modules = await passwords._run(eval, "sorted(__import__('sys').modules)")
 
-    assert "quoin.core.passwords" in modules
+    assert "quoin.core.security.passwords" in modules
     assert not {name for name in modules if name.split(".")[0] in {"litestar", "sqlalchemy", "msgspec", "uvicorn"}}
     assert not {"quoin.config", "quoin.cli", "quoin.app"} & set(modules)
 
@@ -141,7 +141,7 @@ async def test_closing_kills_a_process_still_busy_after_a_few_seconds() -> None:
 _SERVER = """
 import asyncio, multiprocessing, time
 from quoin.config import PasswordSettings
-from quoin.core.passwords import Passwords
+from quoin.core.security.passwords import Passwords
 
 async def main():
     passwords = Passwords(PasswordSettings(argon2_time_cost=1, argon2_memory_cost=1024, argon2_parallelism=1))

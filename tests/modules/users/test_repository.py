@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
 from quoin.config import Settings
-from quoin.core.encryption import FieldCipher, is_token
+from quoin.core.security.encryption import FieldCipher, is_token
 from quoin.db.direct import DirectQuery
 from quoin.db.errors import is_unique_violation
 from quoin.modules.users.models import User

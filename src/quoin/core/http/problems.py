@@ -3,36 +3,31 @@
 Litestar's ``ProblemDetailsPlugin`` does the plumbing; this module decides
 what each kind of exception means for a client: routing and HTTP errors keep
 their status, body decoding failures become 400 (not JSON) or 422 (JSON that
-breaks the contract), domain errors carry their own status, database failures
-are classified by ``quoin.db.errors``, and anything else is a 500 whose details
-stay in the log.
+breaks the contract), domain errors carry their own status, and anything else
+is a 500 whose details stay in the log. Layers above add converters for their
+own exceptions (the database's: ``quoin.db.problems``).
 """
 
 from __future__ import annotations
 
 import re
-import traceback
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any
 
 import msgspec
 import structlog
-from advanced_alchemy.exceptions import AdvancedAlchemyError
-from advanced_alchemy.exceptions import NotFoundError as RepositoryNotFoundError
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, InternalServerException, ValidationException
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsException, ProblemDetailsPlugin
 from litestar.types import Scope
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
-from sqlalchemy.exc import SQLAlchemyError
 
-from quoin.core.errors import BadRequestError, FieldError, NotFoundError, QuoinError, ValidationError
-from quoin.core.request_id import request_id_of
-from quoin.db.errors import DRIVER_ERRORS, translate_database_error
+from quoin.core.errors import BadRequestError, FieldError, QuoinError, ValidationError
+from quoin.core.http.request_id import request_id_of
 
-__all__ = ["problem_details_plugin", "render_problem"]
+__all__ = ["ProblemConverter", "crash", "problem", "problem_details_plugin", "render_problem"]
 _GENERIC_CRASH_DETAIL = "An unexpected error occurred; it has been logged"
 _CRASH_EVENT = "unhandled_exception"
 
@@ -88,6 +83,19 @@ def _problem(error: QuoinError, extra: dict[str, Any] | None = None) -> ProblemD
         detail=error.detail,
         headers=error.headers or None,
         extra=extra,
+    )
+
+
+def problem(
+    error: QuoinError, *, logged_as: str | None = None, cause: BaseException | None = None
+) -> ProblemDetailsException:
+    """The problem document of a domain error; ``logged_as`` names the warning logged with ``cause`` when rendered."""
+    return _Problem(
+        status_code=error.status,
+        detail=error.detail,
+        headers=error.headers or None,
+        log_event=logged_as,
+        cause=cause,
     )
 
 
@@ -159,10 +167,11 @@ def _from_recursion_error(exc: RecursionError) -> ProblemDetailsException:
     # msgspec gives up on absurdly nested JSON this way; any other recursion is a bug.
     if "deserializing" in str(exc):
         return _problem(BadRequestError("The request body is nested too deeply"))
-    return _crash(exc)
+    return crash(exc)
 
 
-def _crash(exc: BaseException) -> ProblemDetailsException:
+def crash(exc: BaseException) -> ProblemDetailsException:
+    """A 500 with a generic detail; the exception is logged with the request id and marked on the trace."""
     span = trace.get_current_span()
     span.record_exception(exc)
     span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
@@ -171,48 +180,19 @@ def _crash(exc: BaseException) -> ProblemDetailsException:
     )
 
 
-def _from_database_error(exc: Exception) -> ProblemDetailsException:
-    if isinstance(exc, RepositoryNotFoundError):
-        return _problem(NotFoundError())
-    if (translated := translate_database_error(exc)) is not None:
-        if translated.status >= HTTPStatus.INTERNAL_SERVER_ERROR:
-            return _Problem(
-                status_code=translated.status,
-                detail=translated.detail,
-                headers=translated.headers or None,
-                log_event="database_unavailable",
-                cause=exc,
-            )
-        return _problem(translated)
-    return _crash(exc)
+ProblemConverter = Callable[[Any], ProblemDetailsException]
 
-
-_DATABASE_DRIVER_MODULES = ("sqlalchemy", "asyncpg", "aiosqlite")
-
-
-def _from_os_error(exc: OSError) -> ProblemDetailsException:
-    """A refused or reset connection while talking to the database is an outage; any other OSError is a bug."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    if any(f"/{module}/" in frame.filename for frame in frames for module in _DATABASE_DRIVER_MODULES):
-        return _from_database_error(exc)
-    return _crash(exc)
-
-
-_CONVERTERS: Mapping[type[Exception], Callable[[Any], ProblemDetailsException]] = {
+_CONVERTERS: Mapping[type[Exception], ProblemConverter] = {
     HTTPException: _from_http_exception,
     QuoinError: _from_domain_error,
-    AdvancedAlchemyError: _from_database_error,
-    SQLAlchemyError: _from_database_error,
-    **dict.fromkeys(DRIVER_ERRORS, _from_database_error),
-    OSError: _from_os_error,
     RecursionError: _from_recursion_error,
     UnicodeDecodeError: _from_unicode_error,
-    Exception: _crash,
+    Exception: crash,
 }
 
 
-def problem_details_plugin() -> ProblemDetailsPlugin:
-    """The plugin that renders every error as problem details."""
+def problem_details_plugin(converters: Mapping[type[Exception], ProblemConverter]) -> ProblemDetailsPlugin:
+    """The plugin that renders every error as problem details; ``converters`` add other layers' exceptions."""
     return ProblemDetailsPlugin(
-        ProblemDetailsConfig(exception_to_problem_detail_map=_CONVERTERS),
+        ProblemDetailsConfig(exception_to_problem_detail_map={**_CONVERTERS, **converters}),
     )

@@ -269,7 +269,7 @@ async def test_deactivating_a_user_stops_its_tokens_and_keys_at_once(
 
 
 async def test_a_token_that_was_accepted_is_refused_once_it_expires(client: httpx.AsyncClient, world: World) -> None:
-    # Verified tokens are remembered (modules/auth/tokens.py); the memory must not outlive `exp`.
+    # Verified tokens are remembered (quoin/auth/tokens.py); the memory must not outlive `exp`.
     expires = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2)
     claims = claims_for(world.victim.id, exp=expires)
     headers = {"Authorization": f"Bearer {sign(claims, world.settings.security.secret_key)}"}

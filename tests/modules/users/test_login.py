@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from quoin.config import Settings
-from quoin.core.passwords import Passwords
+from quoin.core.security.passwords import Passwords
 from tests.helpers import PASSWORD, TOKEN, USERS, assert_problem, login, sign_up, unique_email
 
 

@@ -12,7 +12,7 @@ from prometheus_client import Gauge
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from quoin.core.rate_limit import CounterStoreError
+from quoin.core.ratelimit.counters import CounterStoreError
 
 __all__ = ["RedisCounter"]
 

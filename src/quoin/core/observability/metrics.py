@@ -1,7 +1,7 @@
 """Prometheus metrics: requests by route template, method and status; the database pool.
 
 Metrics live in prometheus_client's default registry (one per process);
-``quoin.core.metrics_server`` serves them on their own port, never on the API's
+``quoin.core.observability.metrics_server`` serves them on their own port, never on the API's
 (with several workers, through prometheus_client's multiprocess mode).
 """
 

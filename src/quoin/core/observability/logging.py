@@ -91,7 +91,7 @@ def structlog_plugin(settings: AppSettings, *, echo_sql: bool = False) -> Struct
     crashes itself (with the request and trace ids), and the framework would
     also log handled 4xx with tracebacks. Litestar's request/response logging
     middleware is off too: it logs headers and bodies; the access log
-    (``quoin.core.observability``) logs one line of chosen fields instead.
+    (``quoin.core.observability.access_log``) logs one line of chosen fields instead.
     """
     log_format = settings.effective_log_format
     level = logging.getLevelNamesMapping()[settings.log_level.upper()]

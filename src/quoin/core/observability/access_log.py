@@ -19,9 +19,9 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from opentelemetry import trace
 
-from quoin.core.access import OPERATIONAL_PATH_PREFIXES
-from quoin.core.metrics import REQUEST_DURATION, REQUESTS, REQUESTS_IN_PROGRESS
-from quoin.core.request_id import request_id_of
+from quoin.core.http.request_id import request_id_of
+from quoin.core.http.routes import OPERATIONAL_PATH_PREFIXES
+from quoin.core.observability.metrics import REQUEST_DURATION, REQUESTS, REQUESTS_IN_PROGRESS
 
 __all__ = [
     "UNMATCHED_ROUTE",

@@ -12,10 +12,10 @@ from litestar.enums import MediaType
 from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.plugins import ScalarRenderPlugin
-from litestar.openapi.spec import Components, Contact, Operation, Tag
+from litestar.openapi.spec import Components, Contact, Operation
 
 from quoin import __version__
-from quoin.core.access import PUBLIC
+from quoin.core.http.routes import PUBLIC
 
 __all__ = [
     "PROBLEM_MEDIA_TYPE",
@@ -104,12 +104,6 @@ def openapi_config() -> OpenAPIConfig:
         ),
         render_plugins=[_docs_renderer],
         use_handler_docstrings=True,
-        tags=[
-            Tag(name="users", description="User accounts."),
-            Tag(name="auth", description="Logging in: the OAuth2 password flow."),
-            Tag(name="api-keys", description="Long-lived keys for machine clients."),
-            Tag(name="health", description="Liveness and readiness probes."),
-        ],
         components=Components(),
     )
 

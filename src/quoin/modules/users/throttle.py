@@ -7,7 +7,7 @@ import hmac
 
 from litestar.types import Scope
 
-from quoin.core.rate_limit import AddressLimit, RateLimiter
+from quoin.core.ratelimit.limiter import AddressLimit, RateLimiter
 from quoin.modules.users.schemas import normalize_email
 
 __all__ = ["LoginThrottle"]

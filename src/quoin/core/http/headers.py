@@ -14,9 +14,9 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from quoin.config import HttpSettings
 from quoin.core.errors import BadRequestError
-from quoin.core.openapi import PROBLEM_MEDIA_TYPE
-from quoin.core.problem_details import render_problem
-from quoin.core.request_id import REQUEST_ID_HEADER
+from quoin.core.http.openapi import PROBLEM_MEDIA_TYPE
+from quoin.core.http.problems import render_problem
+from quoin.core.http.request_id import REQUEST_ID_HEADER
 
 __all__ = ["HostHeaderMiddleware", "cors_config", "refused_preflight_as_problem", "security_headers"]
 

@@ -8,23 +8,26 @@ from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import URLEncodedBody
 
-from quoin.core.access import PUBLIC
-from quoin.core.openapi import problem_responses
-from quoin.modules.auth.schemas import LoginForm, TokenResponse
-from quoin.modules.auth.security import TokenIssuer
-from quoin.modules.auth.throttle import LoginThrottle
-from quoin.modules.users.deps import provide_users_service
+from quoin.auth.authentication import TokenIssuer
+from quoin.core.http.openapi import problem_responses
+from quoin.core.http.routes import PUBLIC
+from quoin.modules.users.deps import provide_login_throttle, provide_users_service
+from quoin.modules.users.schemas import LoginForm, TokenResponse
 from quoin.modules.users.service import UserService
+from quoin.modules.users.throttle import LoginThrottle
 
 __all__ = ["AuthController"]
 
 
 class AuthController(Controller):
-    """Logging in."""
+    """Logging in: the OAuth2 password flow."""
 
     path = "/auth"
     tags = ["auth"]  # noqa: RUF012  # Litestar reads these as class attributes
-    dependencies = {"users_service": Provide(provide_users_service, sync_to_thread=False)}  # noqa: RUF012
+    dependencies = {  # noqa: RUF012
+        "users_service": Provide(provide_users_service, sync_to_thread=False),
+        "login_throttle": Provide(provide_login_throttle, sync_to_thread=False),
+    }
 
     @post(
         "/token",
@@ -50,6 +53,6 @@ class AuthController(Controller):
         await login_throttle.check(request.scope, data.username)
         user = await users_service.authenticate(data.username, data.password)
         return Response(
-            TokenResponse(access_token=token_issuer.issue(user), expires_in=token_issuer.lifetime_seconds),
+            TokenResponse(access_token=token_issuer.issue(user.id), expires_in=token_issuer.lifetime_seconds),
             headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
         )

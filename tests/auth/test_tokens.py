@@ -8,8 +8,8 @@ import pytest
 from litestar.exceptions import NotAuthorizedException
 from litestar.security.jwt import Token
 
-from quoin.modules.auth import tokens as tokens_module
-from quoin.modules.auth.tokens import TokenVerifier
+from quoin.auth import tokens as tokens_module
+from quoin.auth.tokens import TokenVerifier
 
 
 class Decoder:
