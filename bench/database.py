@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
-from tests.postgres_server import PrivatePostgres
+from tests.support.postgres_server import PrivatePostgres
 
 from quoin.config import Settings
 from quoin.core.security.encryption import FieldCipher

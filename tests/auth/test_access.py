@@ -18,8 +18,8 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from quoin.config import Settings
-from tests.conftest import make_settings
-from tests.helpers import API_KEYS, PASSWORD, USERS, Account, assert_problem, make_account, running_app, sign_up
+from tests.support.helpers import API_KEYS, PASSWORD, USERS, Account, assert_problem, make_account, running_app, sign_up
+from tests.support.settings import make_settings
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from quoin.config import Settings
 from quoin.core.security.passwords import Passwords
-from tests.helpers import PASSWORD, TOKEN, USERS, assert_problem, login, sign_up, unique_email
+from tests.support.helpers import PASSWORD, TOKEN, USERS, assert_problem, login, sign_up, unique_email
 
 
 async def test_login_returns_a_short_lived_bearer_jwt_for_the_user(

@@ -24,7 +24,7 @@ from quoin.db.errors import is_unique_violation
 from quoin.modules.users.models import User
 from quoin.modules.users.repository import UserRepository
 from quoin.modules.users.schemas import UserRead
-from tests.helpers import driver_statements, sqlalchemy_statements, stored_full_name
+from tests.support.helpers import driver_statements, sqlalchemy_statements, stored_full_name
 
 
 @pytest.fixture

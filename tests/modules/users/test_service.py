@@ -16,7 +16,7 @@ from quoin.core.security.passwords import PASSWORDS_STATE_KEY
 from quoin.modules.users.deps import provide_user_filters
 from quoin.modules.users.schemas import UserCreate, UserOrderField, UserUpdate
 from quoin.modules.users.service import UserService
-from tests.helpers import PASSWORD
+from tests.support.helpers import PASSWORD
 
 
 @pytest.fixture

@@ -27,8 +27,8 @@ import httpx
 from dnslib import QTYPE, RR, A, DNSRecord
 from dnslib.server import DNSLogger, DNSServer
 
-from tests.helpers import clean_environment
-from tests.postgres_server import free_port
+from tests.support.helpers import clean_environment
+from tests.support.postgres_server import free_port
 
 __all__ = ["HAPROXY_CONFIG", "Instance", "LoopbackCluster"]
 

@@ -15,9 +15,17 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import uuid
 from pathlib import Path
 
-__all__ = ["PrivatePostgres", "find_binary", "free_port"]
+from sqlalchemy import text
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from quoin.db.migrations import upgrade_to_head
+
+__all__ = ["DatabaseFactory", "PrivatePostgres", "find_binary", "free_port"]
 
 
 def find_binary(name: str) -> str:
@@ -111,3 +119,39 @@ class PrivatePostgres:
             self.stop_server()
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+class DatabaseFactory:
+    """Creates uniquely named databases on the test server and drops them all at the end."""
+
+    def __init__(self, server: URL) -> None:
+        self.server = server
+        self.created: list[str] = []
+
+    async def _admin(self, statement: str) -> None:
+        engine = create_async_engine(self.server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(text(statement))
+        finally:
+            await engine.dispose()
+
+    async def create(self, *, migrated: bool) -> URL:
+        """A new empty database, optionally migrated to head."""
+        name = f"quoin_test_{uuid.uuid4().hex[:12]}"
+        await self._admin(f'CREATE DATABASE "{name}"')
+        self.created.append(name)
+        url = self.server.set(database=name)
+        if migrated:
+            engine = create_async_engine(url, poolclass=NullPool)
+            try:
+                async with engine.begin() as connection:
+                    await connection.run_sync(upgrade_to_head)
+            finally:
+                await engine.dispose()
+        return url
+
+    async def drop_all(self) -> None:
+        """Drop every database this factory created."""
+        for name in self.created:
+            await self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

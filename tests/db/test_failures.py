@@ -20,8 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from quoin.config import Settings
 from quoin.core.http.routes import PUBLIC
 from quoin.core.security.encryption import FieldCipher, is_token
-from tests.conftest import make_settings
-from tests.helpers import (
+from tests.support.helpers import (
     PASSWORD,
     PRODUCTION,
     TOKEN,
@@ -35,6 +34,7 @@ from tests.helpers import (
     sqlalchemy_statements,
     stored_full_name,
 )
+from tests.support.settings import make_settings
 
 
 @pytest.mark.committing

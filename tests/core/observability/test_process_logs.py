@@ -7,9 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
-from tests.helpers import PASSWORD
-from tests.test_serve import start_server, stop_server
+from tests.support.helpers import PASSWORD
+from tests.support.serve import start_server, stop_server
+
+# Starts servers or processes of its own: left out of the fast tier (-m "not process").
+pytestmark = pytest.mark.process
 
 
 def run_and_collect_logs(cwd: Path, requests: list[dict[str, Any]], **env: str) -> list[dict[str, Any]]:

@@ -16,10 +16,14 @@ import httpx
 import pytest
 from sqlalchemy.engine import URL
 
-from tests.conftest import JSON_LOGS, ROOMY_LIMITS, DatabaseFactory
-from tests.helpers import PASSWORD, USERS
-from tests.processes import descendants, running
-from tests.test_startup import ServeProcess
+from tests.support.helpers import PASSWORD, USERS
+from tests.support.postgres_server import DatabaseFactory
+from tests.support.processes import descendants, running
+from tests.support.serve import ServeProcess
+from tests.support.settings import JSON_LOGS, ROOMY_LIMITS
+
+# Starts servers or processes of its own: left out of the fast tier (-m "not process").
+pytestmark = pytest.mark.process
 
 # A hash costs some milliseconds: a storm keeps the hashing processes busy when the signals come.
 HASHING = {"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_COST": "16384", "ARGON2_PARALLELISM": "1"}

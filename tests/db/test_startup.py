@@ -3,72 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import subprocess
 import sys
-import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import inspect
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from tests.conftest import DatabaseFactory
-from tests.helpers import PRODUCTION, clean_environment
-from tests.postgres_server import free_port
+from tests.support.helpers import PRODUCTION, clean_environment
+from tests.support.postgres_server import DatabaseFactory
+from tests.support.serve import ServeProcess
 
-
-class ServeProcess:
-    """``quoin serve`` in production, its JSON log lines collected as they come."""
-
-    def __init__(self, cwd: Path, database_url: URL | str, **env: str) -> None:
-        url = database_url if isinstance(database_url, str) else database_url.render_as_string(hide_password=False)
-        self.base = f"http://127.0.0.1:{free_port()}"
-        clean = clean_environment()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "quoin", "serve"],
-            cwd=cwd,
-            env={**clean, **PRODUCTION, "DATABASE_URL": url, "PORT": self.base.rsplit(":", 1)[1], **env},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,  # a process group of its own, which a test may signal as Ctrl-C does
-        )
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        self.lines.extend(self.process.stdout)
-
-    def events(self, name: str) -> list[dict[str, object]]:
-        """The JSON log events called ``name`` so far."""
-        events = (json.loads(line) for line in list(self.lines) if line.startswith("{"))
-        return [event for event in events if event["event"] == name]
-
-    def wait_for_event(self, name: str, seconds: float = 20) -> dict[str, object]:
-        """The first ``name`` event, waiting for it."""
-        deadline = time.monotonic() + seconds
-        while not (found := self.events(name)):
-            assert self.process.poll() is None or self._reader.is_alive(), "".join(self.lines)
-            assert time.monotonic() < deadline, f"no {name!r} within {seconds} s:\n{''.join(self.lines)}"
-            time.sleep(0.05)
-        return found[0]
-
-    def stop(self) -> int:
-        """SIGTERM (if still running) and the exit code."""
-        if self.process.poll() is None:
-            self.process.terminate()
-        code = self.process.wait(timeout=30)
-        self._reader.join(timeout=5)
-        if self.process.stdout:
-            self.process.stdout.close()
-        return code
+# Starts servers or processes of its own: left out of the fast tier (-m "not process").
+pytestmark = pytest.mark.process
 
 
 async def _tables(url: URL) -> set[str]:

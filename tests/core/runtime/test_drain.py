@@ -7,9 +7,13 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
-from tests.helpers import PASSWORD
-from tests.test_serve import start_server, stop_server
+from tests.support.helpers import PASSWORD
+from tests.support.serve import start_server, stop_server
+
+# Starts servers or processes of its own: left out of the fast tier (-m "not process").
+pytestmark = pytest.mark.process
 
 
 def test_sigterm_drains_then_exits_zero(tmp_path: Path) -> None:

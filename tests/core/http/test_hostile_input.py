@@ -6,7 +6,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tests.helpers import API_KEYS, PASSWORD, TOKEN, USERS, Account, assert_problem, count_users, make_account
+from tests.support.helpers import API_KEYS, PASSWORD, TOKEN, USERS, Account, assert_problem, count_users, make_account
 
 
 @pytest.fixture

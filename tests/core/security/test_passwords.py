@@ -20,7 +20,10 @@ from argon2 import PasswordHasher
 
 from quoin.config import PasswordSettings
 from quoin.core.security.passwords import Passwords
-from tests.processes import running, wait_until_gone
+from tests.support.processes import running, wait_until_gone
+
+# Starts processes of its own: left out of the fast tier (-m "not process").
+pytestmark = pytest.mark.process
 
 CHEAP = PasswordSettings(argon2_time_cost=1, argon2_memory_cost=1024, argon2_parallelism=1, argon2_concurrency=1)
 

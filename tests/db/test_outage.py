@@ -19,9 +19,12 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from quoin.db.migrations import upgrade_to_head
-from tests.conftest import make_settings
-from tests.helpers import PASSWORD, TOKEN, USERS, Account, assert_problem, engine_of, make_account, running_app
-from tests.postgres_server import PrivatePostgres
+from tests.support.helpers import PASSWORD, TOKEN, USERS, Account, assert_problem, engine_of, make_account, running_app
+from tests.support.postgres_server import PrivatePostgres
+from tests.support.settings import make_settings
+
+# Starts servers or processes of its own: left out of the fast tier (-m "not process").
+pytestmark = pytest.mark.process
 
 
 @pytest.fixture

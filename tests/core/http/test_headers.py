@@ -6,8 +6,8 @@ import httpx
 import pytest
 from sqlalchemy.engine import URL
 
-from tests.conftest import make_settings
-from tests.helpers import PRODUCTION, TOKEN, USERS, assert_problem, running_app
+from tests.support.helpers import PRODUCTION, TOKEN, USERS, assert_problem, running_app
+from tests.support.settings import make_settings
 
 
 @pytest.mark.parametrize(

@@ -19,8 +19,8 @@ from sqlalchemy.pool import NullPool
 import quoin.modules  # noqa: F401  # registers the models
 from quoin.db.config import ALEMBIC_INI
 from quoin.db.migrations import alembic_config
-from tests.conftest import DatabaseFactory
-from tests.helpers import clean_environment
+from tests.support.helpers import clean_environment
+from tests.support.postgres_server import DatabaseFactory
 
 PROJECT_ROOT = ALEMBIC_INI.parent
 
@@ -76,6 +76,7 @@ def run_cli(*args: str, database_url: URL) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
 
 
+@pytest.mark.process
 @pytest.mark.parametrize(
     "cli",
     [

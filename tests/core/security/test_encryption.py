@@ -17,8 +17,17 @@ from sqlalchemy.pool import NullPool
 from quoin.config import Settings, SettingsError
 from quoin.core.security.encryption import DecryptionError, FieldCipher
 from quoin.db.config import ALEMBIC_INI
-from tests.conftest import DatabaseFactory, make_settings
-from tests.helpers import PRODUCTION, USERS, assert_problem, make_account, running_app, sign_up, stored_full_name
+from tests.support.helpers import (
+    PRODUCTION,
+    USERS,
+    assert_problem,
+    make_account,
+    running_app,
+    sign_up,
+    stored_full_name,
+)
+from tests.support.postgres_server import DatabaseFactory
+from tests.support.settings import make_settings
 
 OLD_KEY, NEW_KEY, STRANGER_KEY = (Fernet.generate_key().decode() for _ in range(3))
 
@@ -77,6 +86,7 @@ def reencrypt(url: URL, keys: str) -> str:
     return result.stdout.strip()
 
 
+@pytest.mark.process
 async def test_names_survive_a_key_rotation_and_a_resumable_reencryption_run(databases: DatabaseFactory) -> None:
     url = await databases.create(migrated=True)
     names = ["Ada Lovelace", "Alan Turing", "Edsger Dijkstra"]

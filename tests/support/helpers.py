@@ -22,7 +22,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from quoin.app import create_app
 from quoin.config import Settings
-from tests.postgres_server import free_port
+from tests.support.postgres_server import free_port
 
 USERS = "/api/v1/users/"
 TOKEN = "/api/v1/auth/token"

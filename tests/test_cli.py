@@ -7,9 +7,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -17,70 +14,13 @@ import pytest
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tests.helpers import PASSWORD, clean_environment, count_users
-from tests.postgres_server import free_port
-from tests.processes import descendants, mapped_files, wait_until_gone
+from tests.support.helpers import PASSWORD, clean_environment, count_users
+from tests.support.postgres_server import free_port
+from tests.support.processes import descendants, mapped_files, wait_until_gone
+from tests.support.serve import create_superuser, serving, start_server, stop_server
 
-
-def start_server(cwd: Path, command: Sequence[str] = (), **env: str) -> tuple[subprocess.Popen[str], str]:
-    """Start ``python -m quoin serve`` (or ``command``) in ``cwd``; once ready, the process and its base URL.
-
-    Database variables of the caller's environment are dropped; ``env`` adds the
-    test's own. The drain period is off unless ``env`` sets ``DRAIN_SECONDS``.
-    """
-    port = free_port()
-    clean = clean_environment()
-    process = subprocess.Popen(
-        list(command) or [sys.executable, "-m", "quoin", "serve"],
-        cwd=cwd,
-        env={**clean, "DRAIN_SECONDS": "0", **env, "PORT": str(port)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        assert process.poll() is None, process.stdout.read() if process.stdout else ""
-        try:
-            if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
-                return process, base
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "server was not ready within 30 s"
-        time.sleep(0.1)
-
-
-def stop_server(process: subprocess.Popen[str]) -> int:
-    """SIGTERM, wait, and return the exit code."""
-    if process.poll() is None:
-        process.terminate()
-    code = process.wait(timeout=15)
-    if process.stdout:
-        process.stdout.close()
-    return code
-
-
-@contextmanager
-def serving(cwd: Path, **env: str) -> Iterator[str]:
-    """A ready ``quoin serve`` for the duration of the block; yields its base URL."""
-    process, base = start_server(cwd, **env)
-    try:
-        yield base
-    finally:
-        stop_server(process)
-
-
-def create_superuser(cwd: Path, email: str, **env: str) -> str:
-    """Run the README's superuser command; returns its output line."""
-    clean = clean_environment()
-    result = subprocess.run(
-        [sys.executable, "-m", "quoin", "users", "create-superuser", "--email", email],
-        cwd=cwd, env={**clean, **env, "QUOIN_SUPERUSER_PASSWORD": PASSWORD}, capture_output=True, text=True,
-        timeout=60, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout.strip()
+# Starts servers or processes of its own: left out of the fast tier (-m "not process").
+pytestmark = pytest.mark.process
 
 
 def round_trip(base: str, email: str, admin_email: str) -> dict[str, int]:

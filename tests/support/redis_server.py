@@ -9,7 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.postgres_server import free_port
+from tests.support.postgres_server import free_port
 
 __all__ = ["PrivateRedis"]
 

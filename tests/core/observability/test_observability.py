@@ -29,8 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from quoin.core.http.routes import PUBLIC
 from quoin.core.observability.metrics_server import metrics_listener
 from quoin.core.observability.tracing import TRACING_STATE_KEY, Tracing
-from tests.conftest import DatabaseFactory, make_settings
-from tests.helpers import (
+from tests.support.helpers import (
     API_KEYS,
     PASSWORD,
     TOKEN,
@@ -41,7 +40,8 @@ from tests.helpers import (
     running_app,
     unique_email,
 )
-from tests.postgres_server import free_port
+from tests.support.postgres_server import DatabaseFactory, free_port
+from tests.support.settings import make_settings
 
 
 class LogCapture(logging.Handler):

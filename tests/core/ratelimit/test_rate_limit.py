@@ -16,9 +16,10 @@ from sqlalchemy.engine import URL
 
 from quoin.app import create_app
 from quoin.config import Settings
-from tests.conftest import DatabaseFactory, make_settings
-from tests.helpers import PASSWORD, TOKEN, USERS, assert_problem, login, sign_up, unique_email
-from tests.redis_server import PrivateRedis
+from tests.support.helpers import PASSWORD, TOKEN, USERS, assert_problem, login, sign_up, unique_email
+from tests.support.postgres_server import DatabaseFactory
+from tests.support.redis_server import PrivateRedis
+from tests.support.settings import make_settings
 
 
 @asynccontextmanager
@@ -207,6 +208,7 @@ def redis_url() -> Iterator[tuple[str, PrivateRedis | None]]:
         server.remove()
 
 
+@pytest.mark.process
 async def test_two_instances_share_one_limit_through_redis(
     database_url: URL, redis_url: tuple[str, PrivateRedis | None]
 ) -> None:
@@ -226,6 +228,7 @@ async def test_two_instances_share_one_limit_through_redis(
     assert ready.status_code == 200
 
 
+@pytest.mark.process
 async def test_two_instances_share_one_sign_up_limit_through_redis(
     database_url: URL, redis_url: tuple[str, PrivateRedis | None]
 ) -> None:
@@ -251,6 +254,7 @@ def redis_up() -> float | None:
     return REGISTRY.get_sample_value("quoin_redis_up")
 
 
+@pytest.mark.process
 async def test_with_redis_gone_the_api_keeps_answering_and_stays_ready_naming_redis_unavailable(
     database_url: URL, redis_url: tuple[str, PrivateRedis | None]
 ) -> None:

@@ -12,8 +12,8 @@ from litestar import Litestar
 from sqlalchemy import event
 from sqlalchemy.engine import URL
 
-from tests.conftest import make_settings
-from tests.helpers import USERS, assert_problem, engine_of, running_app
+from tests.support.helpers import USERS, assert_problem, engine_of, running_app
+from tests.support.settings import make_settings
 
 
 async def test_liveness_is_ok(client: httpx.AsyncClient) -> None:

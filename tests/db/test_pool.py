@@ -11,8 +11,8 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from quoin.db.pool import FairQueuePool
-from tests.conftest import make_settings
-from tests.helpers import API_KEYS, USERS, make_account, running_app
+from tests.support.helpers import API_KEYS, USERS, make_account, running_app
+from tests.support.settings import make_settings
 
 
 async def _use(engine: AsyncEngine, name: str, order: list[str]) -> None:
