@@ -32,7 +32,7 @@ from tests.support.postgres_server import free_port
 
 __all__ = ["HAPROXY_CONFIG", "Instance", "LoopbackCluster"]
 
-HAPROXY_CONFIG = Path(__file__).resolve().parents[1] / "deploy" / "haproxy" / "haproxy.cfg"
+HAPROXY_CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "haproxy" / "haproxy.cfg"
 UPSTREAM_NAME = "quoin-app"
 
 
