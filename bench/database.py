@@ -12,11 +12,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
-from tests.postgres_server import PrivatePostgres
+from tests.support.postgres_server import PrivatePostgres
 
 from quoin.config import Settings
-from quoin.core.encryption import FieldCipher
-from quoin.core.passwords import Passwords
+from quoin.core.security.encryption import FieldCipher
+from quoin.core.security.passwords import Passwords
 
 __all__ = ["SEED_PASSWORD", "Seeded", "create_superuser", "migrate", "seed_users", "start_postgres"]
 

@@ -9,7 +9,7 @@ import time
 import msgspec
 
 from quoin.config import PasswordSettings
-from quoin.core.passwords import Passwords
+from quoin.core.security.passwords import Passwords
 
 __all__ = ["hashing_ceiling"]
 

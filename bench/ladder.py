@@ -29,8 +29,8 @@ from litestar.exceptions import NotFoundException
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quoin.config import Settings
-from quoin.core.encryption import FieldCipher
-from quoin.core.memory import freeze_startup_objects
+from quoin.core.runtime.freeze import freeze_startup_objects
+from quoin.core.security.encryption import FieldCipher
 from quoin.db.config import sqlalchemy_config
 from quoin.modules.users.repository import UserRepository
 from quoin.modules.users.schemas import UserRead

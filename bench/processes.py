@@ -14,8 +14,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.postgres_server import free_port
-from tests.processes import descendants, stat_fields
+from tests.support.postgres_server import free_port
+from tests.support.processes import descendants, stat_fields
 
 __all__ = ["ServerProcess", "compile_bytecode", "spawn_app", "spawn_floor", "spawn_ladder", "wait_until_idle"]
 

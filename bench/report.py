@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from tests.postgres_server import find_binary
+from tests.support.postgres_server import find_binary
 
 from bench.results import Results
 from bench.scenarios import SCENARIOS, Measurement, median

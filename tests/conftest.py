@@ -11,7 +11,6 @@ back; the app's commits become savepoint releases. Tests marked
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -21,32 +20,13 @@ from asgi_lifespan import LifespanManager
 from litestar import Litestar
 from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 
 from quoin.app import create_app
 from quoin.config import Settings
-from quoin.db.migrations import upgrade_to_head
-from tests.helpers import db_config_of, engine_of
-from tests.postgres_server import PrivatePostgres, free_port
-
-# Cheap Argon2 parameters keep the suite fast; production defaults are tested separately.
-FAST_HASHING = {"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_COST": "1024", "ARGON2_PARALLELISM": "1"}
-# Tests read the production log format.
-JSON_LOGS = {"LOG_FORMAT": "json"}
-# Limits stay on (every request goes through them) but high enough for a whole suite from 127.0.0.1.
-ROOMY_LIMITS = {
-    "RATE_LIMIT_PER_MINUTE": "1000000",
-    "LOGIN_RATE_LIMIT_PER_MINUTE": "1000000",
-    "SIGNUP_RATE_LIMIT_PER_MINUTE": "1000000",
-}
-
-
-def make_settings(database_url: URL | str, **overrides: str) -> Settings:
-    """Settings for a test app, independent of the caller's environment and ``.env``."""
-    url = database_url if isinstance(database_url, str) else database_url.render_as_string(hide_password=False)
-    environ = {"DATABASE_URL": url, **FAST_HASHING, **JSON_LOGS, **ROOMY_LIMITS, **overrides}
-    return Settings.from_env(environ, env_file=None)
+from tests.support.helpers import db_config_of, engine_of
+from tests.support.postgres_server import DatabaseFactory, PrivatePostgres, free_port
+from tests.support.settings import make_settings
 
 
 def _asyncpg(url: str) -> URL:
@@ -65,42 +45,6 @@ def postgres_server() -> Iterator[URL]:
         yield make_url(server.start())
     finally:
         server.stop()
-
-
-class DatabaseFactory:
-    """Creates uniquely named databases on the test server and drops them all at the end."""
-
-    def __init__(self, server: URL) -> None:
-        self.server = server
-        self.created: list[str] = []
-
-    async def _admin(self, statement: str) -> None:
-        engine = create_async_engine(self.server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-        try:
-            async with engine.connect() as connection:
-                await connection.execute(text(statement))
-        finally:
-            await engine.dispose()
-
-    async def create(self, *, migrated: bool) -> URL:
-        """A new empty database, optionally migrated to head."""
-        name = f"quoin_test_{uuid.uuid4().hex[:12]}"
-        await self._admin(f'CREATE DATABASE "{name}"')
-        self.created.append(name)
-        url = self.server.set(database=name)
-        if migrated:
-            engine = create_async_engine(url, poolclass=NullPool)
-            try:
-                async with engine.begin() as connection:
-                    await connection.run_sync(upgrade_to_head)
-            finally:
-                await engine.dispose()
-        return url
-
-    async def drop_all(self) -> None:
-        """Drop every database this factory created."""
-        for name in self.created:
-            await self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from quoin.config import DEVELOPMENT_SECRET_KEY, Environment, Settings, SettingsError
-from tests.helpers import PRODUCTION
+from tests.support.helpers import PRODUCTION
 
 OWN_KEYS = {"ENCRYPTION_KEYS": PRODUCTION["ENCRYPTION_KEYS"]}
 
@@ -146,6 +146,7 @@ def test_empty_values_count_as_unset() -> None:
     assert settings.db.db_pool_size == 20
 
 
+@pytest.mark.process
 def test_the_cli_refuses_production_with_the_default_secret_in_one_line(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"} | {"ENV": "production"}
 
@@ -159,6 +160,7 @@ def test_the_cli_refuses_production_with_the_default_secret_in_one_line(tmp_path
     assert "refusing to start in production: SECRET_KEY" in result.stderr
 
 
+@pytest.mark.process
 def test_the_cli_stops_on_a_bad_setting_with_one_line_and_no_traceback(tmp_path: Path) -> None:
     env = {**os.environ, "POSTGRES_PORT": "abc"}
 

@@ -19,9 +19,12 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 from sqlalchemy.engine import URL
 
-from tests.conftest import DatabaseFactory
-from tests.helpers import PASSWORD
-from tests.test_serve import create_superuser, start_server, stop_server
+from tests.support.helpers import PASSWORD
+from tests.support.postgres_server import DatabaseFactory
+from tests.support.serve import create_superuser, start_server, stop_server
+
+# Starts servers or processes of its own: left out of the fast tier (-m "not process").
+pytestmark = pytest.mark.process
 
 ADMIN = "fuzz.admin@example.com"
 EXAMPLES_PER_OPERATION = 40

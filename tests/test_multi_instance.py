@@ -22,12 +22,13 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from tests.conftest import FAST_HASHING, DatabaseFactory
-from tests.helpers import API_KEYS, PASSWORD, PRODUCTION, TOKEN, USERS
-from tests.loopback_cluster import Instance, LoopbackCluster
-from tests.redis_server import PrivateRedis
+from tests.support.helpers import API_KEYS, PASSWORD, PRODUCTION, TOKEN, USERS
+from tests.support.loopback_cluster import Instance, LoopbackCluster
+from tests.support.postgres_server import DatabaseFactory
+from tests.support.redis_server import PrivateRedis
+from tests.support.settings import FAST_HASHING
 
-pytestmark = pytest.mark.deployment
+pytestmark = [pytest.mark.deployment, pytest.mark.process]
 
 LOGIN_LIMIT = 5
 CLUSTER_SETTINGS = {

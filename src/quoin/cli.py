@@ -1,8 +1,8 @@
 """The ``quoin`` command: Litestar's CLI bound to this app, plus ``serve``.
 
 ``quoin database …`` (migrations) comes from advanced-alchemy's plugin,
-``quoin routes``/``quoin schema`` from Litestar, ``quoin users …`` from the
-users module.
+``quoin routes``/``quoin schema`` from Litestar, and each feature's own
+commands (``quoin users …``) from its ``FEATURE``.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ import uvicorn
 from litestar.cli.main import litestar_group
 
 from quoin.config import Settings, SettingsError
-from quoin.core.lifecycle import DrainingServer
-from quoin.core.metrics_server import metrics_listener
+from quoin.core.observability.metrics_server import metrics_listener
+from quoin.core.runtime.drain import DrainingServer
 from quoin.db.migrations import upgrade_to_head
-from quoin.modules.users.cli import users_group
+from quoin.modules import FEATURES
 
 __all__ = ["main"]
 
@@ -71,5 +71,7 @@ def main() -> None:
         sys.exit(2)
     # rich-click's stubs want a RichCommand; a plain click command works the same.
     litestar_group.add_command(serve)  # type: ignore[arg-type]
-    litestar_group.add_command(users_group)  # type: ignore[arg-type]
+    for feature in FEATURES:
+        for command in feature.commands:
+            litestar_group.add_command(command)  # type: ignore[arg-type]
     litestar_group(prog_name="quoin")

@@ -1,1 +1,1 @@
-"""Cross-cutting infrastructure: errors, logging, request ids, OpenAPI."""
+"""Infrastructure that knows nothing of the features: HTTP edge, rate limits, observability, security, runtime."""

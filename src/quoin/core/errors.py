@@ -1,6 +1,6 @@
 """The domain error hierarchy.
 
-Services raise these; one handler (``quoin.core.problem_details``) turns each
+Services raise these; one handler (``quoin.core.http.problems``) turns each
 into an RFC 9457 problem document. The status lives here, next to the error,
 so the error → status table exists in exactly one place.
 """

@@ -22,7 +22,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
-from quoin.core.lifecycle import DRAINING
+from quoin.core.runtime.drain import DRAINING
 from quoin.db.config import VERSION_TABLE
 from quoin.db.migrations import alembic_config
 

@@ -18,13 +18,13 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 
 from quoin.config import Settings
-from quoin.core.encryption import FieldCipher, is_token
+from quoin.core.security.encryption import FieldCipher, is_token
 from quoin.db.direct import DirectQuery
 from quoin.db.errors import is_unique_violation
 from quoin.modules.users.models import User
 from quoin.modules.users.repository import UserRepository
 from quoin.modules.users.schemas import UserRead
-from tests.helpers import driver_statements, sqlalchemy_statements, stored_full_name
+from tests.support.helpers import driver_statements, sqlalchemy_statements, stored_full_name
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tests.helpers import (
+from tests.support.helpers import (
     PASSWORD,
     USERS,
     Account,

@@ -12,11 +12,11 @@ from litestar import Litestar
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from quoin.core.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
-from quoin.core.passwords import PASSWORDS_STATE_KEY
+from quoin.core.security.passwords import PASSWORDS_STATE_KEY
 from quoin.modules.users.deps import provide_user_filters
 from quoin.modules.users.schemas import UserCreate, UserOrderField, UserUpdate
 from quoin.modules.users.service import UserService
-from tests.helpers import PASSWORD
+from tests.support.helpers import PASSWORD
 
 
 @pytest.fixture

@@ -11,12 +11,12 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from quoin.core.openapi import problem_responses
+from quoin.auth.principal import AuthenticatedRequest
+from quoin.core.http.openapi import problem_responses
 from quoin.core.pagination import Limit, Offset
 from quoin.modules.api_keys.deps import provide_api_keys_service
 from quoin.modules.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPage, ApiKeyRead
 from quoin.modules.api_keys.service import ApiKeyService
-from quoin.modules.auth.caller import AuthenticatedRequest
 
 __all__ = ["ApiKeyController"]
 

@@ -9,13 +9,14 @@ does not yield working keys.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
 import secrets
 from dataclasses import dataclass
 
-__all__ = ["ApiKeyHasher", "NewKey"]
+__all__ = ["ApiKeyHasher", "NewKey", "hasher_for"]
 
 _MARKER = "qk"
 _KEY_SHAPE = re.compile(rf"^({_MARKER}_[0-9a-f]{{12}})_[A-Za-z0-9_-]{{43}}$")
@@ -56,3 +57,9 @@ class ApiKeyHasher:
     def matches(self, key: str, key_hash: str) -> bool:
         """Constant-time comparison of a presented key with a stored hash."""
         return hmac.compare_digest(self.digest(key), key_hash)
+
+
+@functools.cache
+def hasher_for(secret_key: str) -> ApiKeyHasher:
+    """The hasher for this secret, one per process: routes and the credential resolver share it."""
+    return ApiKeyHasher(secret_key)

@@ -9,7 +9,6 @@ from advanced_alchemy.extensions.litestar import repository
 from sqlalchemy import or_, select, update
 
 from quoin.modules.api_keys.models import ApiKey
-from quoin.modules.users.models import User
 
 __all__ = ["ApiKeyRepository"]
 
@@ -19,11 +18,9 @@ class ApiKeyRepository(repository.SQLAlchemyAsyncRepository[ApiKey]):
 
     model_type = ApiKey
 
-    async def get_with_owner(self, prefix: str) -> tuple[ApiKey, User] | None:
-        """The key with this prefix and its owner, in one query."""
-        statement = select(ApiKey, User).join(User, User.id == ApiKey.user_id).where(ApiKey.prefix == prefix)
-        row = (await self.session.execute(statement)).one_or_none()
-        return None if row is None else (row[0], row[1])
+    async def get_by_prefix(self, prefix: str) -> ApiKey | None:
+        """The key with this public prefix, if any."""
+        return (await self.session.execute(select(ApiKey).where(ApiKey.prefix == prefix))).scalar_one_or_none()
 
     async def touch_last_used(self, key_id: UUID, now: datetime, stale_before: datetime) -> None:
         """Set ``last_used_at`` to ``now`` unless it is newer than ``stale_before`` (or the key is gone)."""

@@ -17,7 +17,6 @@ from quoin.modules.api_keys.keys import ApiKeyHasher
 from quoin.modules.api_keys.models import ApiKey
 from quoin.modules.api_keys.repository import ApiKeyRepository
 from quoin.modules.api_keys.schemas import ApiKeyCreate
-from quoin.modules.users.models import User
 
 __all__ = ["LAST_USED_PRECISION", "ApiKeyService"]
 
@@ -87,21 +86,18 @@ class ApiKeyService(service.SQLAlchemyAsyncRepositoryService[ApiKey, ApiKeyRepos
             raise NotFoundError("API key not found")
         await self.delete(api_key.id, auto_commit=True)
 
-    async def authenticate(self, key: str) -> User | None:
-        """The active owner of a valid, unexpired key, or None."""
+    async def owner_of(self, key: str) -> UUID | None:
+        """The owner's id for a valid, unexpired key, or None; whether the owner is active is the caller's check."""
         prefix = self.hasher.prefix_of(key)
-        found = await self.repository.get_with_owner(prefix) if prefix else None
-        if found is None:
+        api_key = await self.repository.get_by_prefix(prefix) if prefix else None
+        if api_key is None or not self.hasher.matches(key, api_key.key_hash):
             return None
-        api_key, owner = found
         now = datetime.now(UTC)
-        if not self.hasher.matches(key, api_key.key_hash) or not owner.is_active:
-            return None
         if api_key.expires_at is not None and api_key.expires_at <= now:
             return None
         if api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_PRECISION:
             await self._record_use(api_key.id, now)
-        return owner
+        return api_key.user_id
 
     async def _record_use(self, key_id: UUID, now: datetime) -> None:
         """Bookkeeping only: a key revoked meanwhile, or a failed write, must not fail the request."""

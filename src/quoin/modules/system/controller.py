@@ -14,11 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from quoin import __version__
 from quoin.config import Settings
-from quoin.core.access import PUBLIC
 from quoin.core.errors import ServiceUnavailableError
-from quoin.core.lifecycle import DRAINING
-from quoin.core.openapi import problem_responses
-from quoin.core.rate_limit import CounterStoreError, RateLimiter
+from quoin.core.http.openapi import problem_responses
+from quoin.core.http.routes import PUBLIC
+from quoin.core.ratelimit.counters import CounterStoreError
+from quoin.core.ratelimit.limiter import RateLimiter
+from quoin.core.runtime.drain import DRAINING
 
 __all__ = ["HealthController", "landing_page"]
 

@@ -1,1 +1,18 @@
-"""Users: accounts, sign-up and management."""
+"""Users: accounts, sign-up, login and management; the caller every request acts for."""
+
+from __future__ import annotations
+
+from quoin.feature import Feature
+from quoin.modules.users.caller import load_caller
+from quoin.modules.users.cli import users_group
+from quoin.modules.users.controller import UserController
+from quoin.modules.users.login_controller import AuthController
+
+__all__ = ["FEATURE"]
+
+FEATURE = Feature(
+    name="users",
+    api_routes=[UserController, AuthController],
+    principal_loader=load_caller,
+    commands=[users_group],
+)

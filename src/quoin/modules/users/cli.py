@@ -8,9 +8,9 @@ import click
 import msgspec
 
 from quoin.config import Settings
-from quoin.core.encryption import FieldCipher
 from quoin.core.errors import QuoinError
-from quoin.core.passwords import Passwords
+from quoin.core.security.encryption import FieldCipher
+from quoin.core.security.passwords import Passwords
 from quoin.db.config import sqlalchemy_config
 from quoin.modules.users.repository import UserRepository
 from quoin.modules.users.service import UserService

@@ -11,15 +11,15 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
+from quoin.auth.guards import requires_self_or_superuser, requires_superuser
 from quoin.config import Settings
-from quoin.core.access import PUBLIC
 from quoin.core.errors import ForbiddenError
-from quoin.core.openapi import problem_responses
-from quoin.core.rate_limit import AddressLimit
+from quoin.core.http.openapi import problem_responses
+from quoin.core.http.routes import PUBLIC
+from quoin.core.ratelimit.limiter import AddressLimit
 from quoin.db.config import ONE_STATEMENT
-from quoin.modules.auth.caller import AuthenticatedRequest
-from quoin.modules.auth.guards import requires_self_or_superuser, requires_superuser
-from quoin.modules.users.deps import provide_user_filters, provide_users_service
+from quoin.modules.users.caller import UserRequest
+from quoin.modules.users.deps import provide_signup_limit, provide_user_filters, provide_users_service
 from quoin.modules.users.schemas import UserCreate, UserPage, UserRead, UserUpdate
 from quoin.modules.users.service import UserService
 
@@ -37,6 +37,7 @@ class UserController(Controller):
     dependencies = {  # noqa: RUF012
         "users_service": Provide(provide_users_service, sync_to_thread=False),
         "filters": Provide(provide_user_filters, sync_to_thread=False),
+        "signup_limit": Provide(provide_signup_limit, sync_to_thread=False),
     }
 
     @post(
@@ -85,7 +86,7 @@ class UserController(Controller):
         return UserPage(items=users, total=total, limit=page.limit, offset=page.offset)
 
     @get("/me", operation_id="GetCurrentUser", summary="Who am I", responses=problem_responses(401, 429, 500, 503))
-    async def get_current_user(self, request: AuthenticatedRequest) -> UserRead:
+    async def get_current_user(self, request: UserRequest) -> UserRead:
         """The authenticated caller's own account."""
         return request.user
 
@@ -110,7 +111,7 @@ class UserController(Controller):
         opt=ONE_STATEMENT,  # UserService.update_user writes with one UPDATE … RETURNING
     )
     async def update_user(
-        self, request: AuthenticatedRequest, users_service: Users, user_id: UserId, data: JSONBody[UserUpdate]
+        self, request: UserRequest, users_service: Users, user_id: UserId, data: JSONBody[UserUpdate]
     ) -> UserRead:
         """Change any subset of a user's fields; fields not sent are left as they are.
 

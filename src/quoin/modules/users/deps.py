@@ -17,13 +17,16 @@ from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from quoin.config import Settings
 from quoin.core.pagination import Limit, Offset
-from quoin.core.passwords import PASSWORDS_STATE_KEY, Passwords
+from quoin.core.ratelimit.limiter import AddressLimit, RateLimiter
+from quoin.core.security.passwords import PASSWORDS_STATE_KEY, Passwords
 from quoin.core.text import NO_CONTROL_CHARACTERS
 from quoin.modules.users.schemas import UserOrderField, normalize_email
 from quoin.modules.users.service import UserService
+from quoin.modules.users.throttle import LoginThrottle
 
-__all__ = ["provide_user_filters", "provide_users_service"]
+__all__ = ["provide_login_throttle", "provide_signup_limit", "provide_user_filters", "provide_users_service"]
 _TIME_FIELDS = {UserOrderField.CREATED_AT, UserOrderField.UPDATED_AT}
 
 
@@ -36,6 +39,28 @@ def provide_users_service(db_session: NamedDependency[AsyncSession], state: Stat
     """
     passwords: Passwords = state[PASSWORDS_STATE_KEY]
     return UserService(session=db_session, passwords=passwords)
+
+
+def _enabled(limiter: RateLimiter, settings: Settings) -> RateLimiter | None:
+    return limiter if settings.rate_limit.rate_limit_enabled else None
+
+
+def provide_login_throttle(
+    rate_limiter: NamedDependency[RateLimiter], settings: NamedDependency[Settings]
+) -> LoginThrottle:
+    """The login limits (per address and per account), on the app's limiter; off with ``RATE_LIMIT_ENABLED=false``."""
+    limits = settings.rate_limit
+    return LoginThrottle(
+        _enabled(rate_limiter, settings), limits.login_rate_limit_per_minute, settings.security.secret_key
+    )
+
+
+def provide_signup_limit(
+    rate_limiter: NamedDependency[RateLimiter], settings: NamedDependency[Settings]
+) -> AddressLimit:
+    """The sign-up limit per client address, on the app's limiter; off with ``RATE_LIMIT_ENABLED=false``."""
+    per_minute = settings.rate_limit.signup_rate_limit_per_minute
+    return AddressLimit(_enabled(rate_limiter, settings), "signup", per_minute, "Too many sign-ups; see Retry-After")
 
 
 def provide_user_filters(

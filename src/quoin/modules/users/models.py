@@ -6,7 +6,7 @@ from advanced_alchemy.base import UUIDv7AuditBase
 from sqlalchemy import CheckConstraint, Index, String, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
-from quoin.core.encryption import EncryptedText
+from quoin.core.security.encryption import EncryptedText
 
 __all__ = ["User"]
 

@@ -1,20 +1,22 @@
-"""The users contract: request and response bodies as msgspec Structs."""
+"""The users contract: request and response bodies as msgspec Structs, the login form and token among them."""
 
 from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
 
-from quoin.core.text import single_line
+from quoin.core.text import NO_CONTROL_CHARACTERS, single_line
 
 __all__ = [
     "Email",
     "FullName",
+    "LoginForm",
     "Password",
+    "TokenResponse",
     "UserCreate",
     "UserOrderField",
     "UserPage",
@@ -100,3 +102,22 @@ class UserOrderField(enum.StrEnum):
     CREATED_AT = "created_at"
     UPDATED_AT = "updated_at"
     EMAIL = "email"
+
+
+class LoginForm(msgspec.Struct, kw_only=True):
+    """Form fields of a password grant; other OAuth2 fields (``scope``, ``client_id``) are accepted and ignored."""
+
+    username: Annotated[
+        str,
+        msgspec.Meta(min_length=1, max_length=254, pattern=NO_CONTROL_CHARACTERS, description="The account's email."),
+    ]
+    password: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    grant_type: Literal["password"] | None = None
+
+
+class TokenResponse(msgspec.Struct, kw_only=True):
+    """An access token and how long it lives."""
+
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105  # the OAuth2 token type, not a secret
+    expires_in: Annotated[int, msgspec.Meta(description="Seconds until the token expires.")]

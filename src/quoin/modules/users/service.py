@@ -14,7 +14,7 @@ from advanced_alchemy.filters import StatementFilter
 from sqlalchemy.exc import IntegrityError
 
 from quoin.core.errors import ConflictError, ForbiddenError, NotFoundError, UnauthorizedError, ValidationError
-from quoin.core.passwords import Passwords
+from quoin.core.security.passwords import Passwords
 from quoin.db.errors import is_unique_violation
 from quoin.modules.users.models import User
 from quoin.modules.users.repository import UserRepository

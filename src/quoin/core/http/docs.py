@@ -1,0 +1,41 @@
+"""The documentation concern: the OpenAPI document, the offline docs page, static files and page templates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from litestar.config.app import AppConfig
+from litestar.plugins import InitPluginProtocol
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.template import TemplateConfig
+
+from quoin.core.http.openapi import (
+    STATIC_PREFIX,
+    declare_closed_schemas,
+    docs_page,
+    drop_generated_error_responses,
+    openapi_config,
+)
+from quoin.core.http.routes import PUBLIC
+
+__all__ = ["DocsPlugin"]
+
+_PACKAGE_DIR = Path(__file__).resolve().parents[2]  # src/quoin: static/ and templates/
+
+
+class DocsPlugin(InitPluginProtocol):
+    """OpenAPI 3.1 with Scalar served from local files; list it first, so other plugins can add to the document."""
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        """Set the OpenAPI config, the docs page, the static files and the templates."""
+        app_config.openapi_config = openapi_config()
+        app_config.on_startup += [drop_generated_error_responses, declare_closed_schemas]
+        app_config.route_handlers += [
+            docs_page,
+            create_static_files_router(
+                STATIC_PREFIX, directories=[_PACKAGE_DIR / "static"], include_in_schema=False, opt=PUBLIC
+            ),
+        ]
+        app_config.template_config = TemplateConfig(directory=_PACKAGE_DIR / "templates", engine=JinjaTemplateEngine)
+        return app_config

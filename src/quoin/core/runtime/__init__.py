@@ -1,0 +1,1 @@
+"""The server process: the graceful drain on SIGTERM and the start-up garbage-collector freeze."""

@@ -1,0 +1,1 @@
+"""Security primitives: Argon2 password hashing and field encryption."""

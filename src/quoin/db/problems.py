@@ -1,0 +1,47 @@
+"""Database failures as problem details: an outage is a 503 with ``Retry-After``, a unique violation a 409."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Mapping
+from http import HTTPStatus
+
+from advanced_alchemy.exceptions import AdvancedAlchemyError
+from advanced_alchemy.exceptions import NotFoundError as RepositoryNotFoundError
+from litestar.plugins.problem_details import ProblemDetailsException
+from sqlalchemy.exc import SQLAlchemyError
+
+from quoin.core.errors import NotFoundError
+from quoin.core.http.problems import ProblemConverter, crash, problem
+from quoin.db.errors import DRIVER_ERRORS, translate_database_error
+
+__all__ = ["DATABASE_PROBLEMS"]
+
+_DATABASE_DRIVER_MODULES = ("sqlalchemy", "asyncpg", "aiosqlite")
+
+
+def _from_database_error(exc: Exception) -> ProblemDetailsException:
+    if isinstance(exc, RepositoryNotFoundError):
+        return problem(NotFoundError())
+    if (translated := translate_database_error(exc)) is None:
+        return crash(exc)
+    if translated.status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+        return problem(translated, logged_as="database_unavailable", cause=exc)
+    return problem(translated)
+
+
+def _from_os_error(exc: OSError) -> ProblemDetailsException:
+    """A refused or reset connection while talking to the database is an outage; any other OSError is a bug."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if any(f"/{module}/" in frame.filename for frame in frames for module in _DATABASE_DRIVER_MODULES):
+        return _from_database_error(exc)
+    return crash(exc)
+
+
+# Driver errors too: SQLAlchemy does not wrap those raised while connecting.
+DATABASE_PROBLEMS: Mapping[type[Exception], ProblemConverter] = {
+    AdvancedAlchemyError: _from_database_error,
+    SQLAlchemyError: _from_database_error,
+    **dict.fromkeys(DRIVER_ERRORS, _from_database_error),
+    OSError: _from_os_error,
+}

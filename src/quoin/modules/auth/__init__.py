@@ -1,1 +1,0 @@
-"""Authentication: the token endpoint, credential checks and access rules."""

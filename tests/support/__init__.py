@@ -1,0 +1,1 @@
+"""What tests share: settings, HTTP helpers, private PostgreSQL and Redis, the loopback cluster, /proc readers."""
