@@ -352,7 +352,7 @@ async def test_console_logs_show_tracebacks_without_local_variables(database_url
 
 
 async def test_with_otel_disabled_nothing_is_installed_and_logs_carry_no_trace(database_url: URL) -> None:
-    async with running_app(make_settings(database_url, OTEL_ENABLED="false")) as (app, client):
+    async with running_app(make_settings(database_url, OTEL_SDK_DISABLED="true")) as (app, client):
         capture = LogCapture(next(h for h in logging.getLogger().handlers if h.formatter is not None).formatter)
         logging.getLogger().addHandler(capture)
         try:
