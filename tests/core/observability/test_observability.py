@@ -165,6 +165,27 @@ async def test_an_unsampled_new_trace_skips_tracing_and_a_callers_trace_is_still
     assert logs.access()[-1]["trace_id"] == TRACE_ID
 
 
+@pytest.mark.parametrize(
+    ("sampler", "callers_flag", "recorded"),
+    [
+        ("always_off", "01", False),  # the caller sampled; a sampler that ignores callers still says no
+        ("always_on", "00", True),  # the caller did not sample; this sampler records anyway
+        ("parentbased_always_off", "01", True),  # the caller decides
+        ("parentbased_always_on", "00", False),
+    ],
+)
+async def test_otel_traces_sampler_decides_whether_a_callers_trace_is_followed(
+    database_url: URL, sampler: str, callers_flag: str, recorded: bool
+) -> None:
+    async with running_app(make_settings(database_url, OTEL_TRACES_SAMPLER=sampler)) as (app, client):
+        with traced_app_logs(app) as (exporter, _):
+            traceparent = f"00-{TRACE_ID}-{PARENT_SPAN_ID}-{callers_flag}"
+            assert (await client.get("/api/v1/nowhere", headers={"traceparent": traceparent})).status_code == 404
+
+    servers = [s for s in exporter.get_finished_spans() if s.kind is SpanKind.SERVER]
+    assert len(servers) == int(recorded)
+
+
 async def test_new_traces_are_sampled_at_the_configured_ratio(database_url: URL) -> None:
     async with running_app(make_settings(database_url, OTEL_TRACES_SAMPLER_ARG="0.5")) as (app, client):
         with traced_app_logs(app) as (exporter, _):
