@@ -227,3 +227,46 @@ def test_a_bad_serve_option_is_one_line_naming_it(tmp_path: Path) -> None:
     assert same_as_metrics.returncode == 2
     assert same_as_metrics.stderr.count("\n") == 1, same_as_metrics.stderr
     assert same_as_metrics.stderr.startswith("quoin: ")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("database", "upgrade", "--no-prompt"),
+        ("users", "create-superuser", "--email", "admin@example.com", "--password", "a long password"),
+    ],
+)
+def test_a_database_that_does_not_answer_is_one_line_naming_the_fix(
+    tmp_path: Path, unreachable_database: str, command: tuple[str, ...]
+) -> None:
+    result = _quoin(tmp_path, *command, DATABASE_URL=unreachable_database)
+
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("quoin: nothing answers at 127.0.0.1:")
+    assert "(connection refused)" in result.stderr
+    assert "DATABASE_URL" in result.stderr
+
+
+def test_a_database_that_does_not_exist_is_one_line(tmp_path: Path, database_url: URL) -> None:
+    missing = database_url.set(database="no_such_database").render_as_string(hide_password=False)
+    result = _quoin(tmp_path, "users", "create-superuser", "--email", "a@example.com", DATABASE_URL=missing)
+
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("quoin: database 'no_such_database' does not exist on 127.0.0.1:")
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("notaurl", "quoin: invalid setting DATABASE_URL: not a URL"),
+        ("mysql://user@host/db", "quoin: invalid setting DATABASE_URL: 'mysql' is not supported"),
+    ],
+)
+def test_a_malformed_or_unsupported_database_url_is_one_line(tmp_path: Path, url: str, message: str) -> None:
+    result = _quoin(tmp_path, "--version", DATABASE_URL=url)
+
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(message)

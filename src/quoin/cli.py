@@ -20,7 +20,9 @@ from quoin import __version__
 from quoin.config import Settings, SettingsError
 from quoin.core.observability.metrics_server import metrics_listener
 from quoin.core.runtime.drain import DrainingServer
+from quoin.db.errors import connection_failure, is_missing_table
 from quoin.db.migrations import upgrade_to_head
+from quoin.db.startup import DatabaseNotReadyError
 from quoin.modules import FEATURES
 
 __all__ = ["main"]
@@ -81,7 +83,7 @@ def main() -> None:
     """Entry point: validate settings (one clear line on a bad value), then run the CLI."""
     os.environ.setdefault("LITESTAR_APP", _APP)
     try:
-        Settings.from_env()
+        settings = Settings.from_env()
     except SettingsError as exc:
         click.echo(f"quoin: {exc}", err=True)
         sys.exit(2)
@@ -95,4 +97,21 @@ def main() -> None:
         for command in feature.commands:
             cli.add_command(command)  # type: ignore[arg-type]
     click.version_option(__version__, "--version", "-V", prog_name="quoin", message="%(prog)s %(version)s")(cli)
-    cli(prog_name="quoin")
+    try:
+        cli(prog_name="quoin")
+    except Exception as exc:  # an operator's mistake is one line; anything else keeps its traceback
+        if (reason := _operator_error(exc, settings)) is None or settings.app.log_level.upper() == "DEBUG":
+            raise
+        click.echo(f"quoin: {reason}", err=True)
+        sys.exit(1)
+
+
+def _operator_error(exc: Exception, settings: Settings) -> str | None:
+    """What the operator must fix, when ``exc`` says it: the database unreachable, refusing, or without schema."""
+    if isinstance(exc, DatabaseNotReadyError):
+        return str(exc)
+    if (failure := connection_failure(exc, settings.db.url)) is not None:
+        return failure.message
+    if is_missing_table(exc):
+        return "the database has no tables yet: run `quoin database upgrade` first"
+    return None

@@ -21,6 +21,7 @@ from typing import Annotated, TypeVar
 import msgspec
 from dotenv import dotenv_values
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 
 __all__ = [
     "DEVELOPMENT_ENCRYPTION_KEY",
@@ -157,6 +158,9 @@ class TelemetrySettings(_Group, frozen=True):
         return None
 
 
+_DRIVERS = frozenset({"postgresql+asyncpg", "sqlite+aiosqlite"})
+
+
 class DatabaseSettings(_Group, frozen=True):
     """Where the database is and how the connection pool behaves."""
 
@@ -200,6 +204,21 @@ class DatabaseSettings(_Group, frozen=True):
     def is_sqlite(self) -> bool:
         """True when running on the embedded SQLite file."""
         return self.url.get_backend_name() == "sqlite"
+
+    def problem(self) -> str | None:
+        """Why ``DATABASE_URL`` cannot be used, or None."""
+        if not self.database_url:
+            return None
+        try:
+            url = self.url
+        except ArgumentError:
+            return "invalid setting DATABASE_URL: not a URL; expected postgresql://user:password@host:port/database"
+        if url.get_backend_name() not in {"postgresql", "sqlite"} or url.drivername not in _DRIVERS:
+            return (
+                f"invalid setting DATABASE_URL: {url.drivername!r} is not supported; "
+                "use postgresql://… (asyncpg) or sqlite+aiosqlite:///…"
+            )
+        return None
 
 
 class PasswordSettings(_Group, frozen=True):
@@ -378,7 +397,7 @@ class Settings:
         """The first reason these settings must not run, or None."""
         if not self.security.field_keys or not all(map(_is_fernet_key, self.security.field_keys)):
             return "invalid setting ENCRYPTION_KEYS: expected comma-separated url-safe base64 keys of 32 bytes"
-        if reason := self.telemetry.problem():
+        if reason := self.db.problem() or self.telemetry.problem():
             return reason
         if "*" in self.http.cors_origins and self.http.cors_allow_credentials:
             return "CORS_ALLOW_CREDENTIALS=true cannot be combined with CORS_ALLOW_ORIGINS=*; list the origins"
