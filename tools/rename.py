@@ -44,8 +44,9 @@ def fail(message: str) -> NoReturn:
 
 def git(*args: str) -> str:
     """Run git in the project and return its output."""
-    command = ["git", *args]
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True).stdout  # noqa: S603, S607  # the user's git
+    command = ["git", *args]  # the user's git, fixed arguments
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)  # noqa: S603
+    return result.stdout
 
 
 def current_names() -> tuple[str, str]:
@@ -132,37 +133,43 @@ def move_paths(rename: Renamer) -> None:
         git("mv", str(source), str(source.with_name(rename(source.name))))
 
 
-def run(*args: str) -> None:
+def run(*args: str, failure: str) -> None:
     """``./run ARGS`` with the uv that started this tool first on the PATH (a fresh clone has no .tools/)."""
     environment = dict(os.environ)
     if "UV" in environment:  # set by ``uv run``
         environment["PATH"] = f"{Path(environment['UV']).parent}{os.pathsep}{environment.get('PATH', '')}"
     command = [str(ROOT / "run"), *args]
     if subprocess.run(command, cwd=ROOT, env=environment, check=False).returncode:  # noqa: S603  # our own ./run
-        fail(f"'./run {' '.join(args)}' failed (above); the rename itself is done, finish that step by hand")
+        fail(failure)
 
 
 def main() -> None:
-    """Parse the arguments, check them and the tree, rename, then relock and reformat."""
+    """Check the name and the tree, rename, then relock, reformat and check the line lengths."""
     parser = argparse.ArgumentParser(prog="./run rename", description=__doc__.split("\n\n")[0])
     parser.add_argument("name", help="the new name: lowercase letters and digits (package, command, labels)")
     parser.add_argument("--title", help="the new product name (default: the name capitalised + 'API')")
-    parser.add_argument("--force", action="store_true", help="run even with uncommitted changes")
+    parser.add_argument("--force", action="store_true", help="run even with uncommitted or untracked changes")
     arguments = parser.parse_args()
     old, old_title = current_names()
     title: str = arguments.title or f"{arguments.name.capitalize()}API"
-    if git("status", "--porcelain") and not arguments.force:
-        fail("the working tree has uncommitted or untracked changes; commit or stash them first, or pass --force")
     texts = tracked_texts()
     check_name(arguments.name, old, texts)
     check_title(title, old)
+    if git("status", "--porcelain") and not arguments.force:
+        fail("the working tree has uncommitted or untracked changes; commit or stash them first, or pass --force")
     rename = Renamer(old, arguments.name, old_title, title)
     changed = rewrite(texts, rename)
     move_paths(rename)
-    run("uv", "lock", "--quiet")  # the project's own entry, resolved by uv
-    run("uv", "sync", "--locked", "--quiet")  # and the environment: the old package and command go
-    run("fmt")  # names of another length move line breaks
-    print(f"renamed {old} to {arguments.name} ({title}) in {changed} files; review with git status and git diff")
+    print(f"rename: renamed {old} to {arguments.name} ({title}) in {changed} files and the paths that carry it")
+    done = "the rename itself is done; finish this step by hand"
+    run("uv", "lock", "--quiet", failure=f"uv could not update uv.lock (above); {done}")
+    run("uv", "sync", "--locked", "--quiet", failure=f"uv could not sync the environment (above); {done}")
+    run("fmt", failure=f"./run fmt failed (above); {done}")
+    run(
+        *("uv", "run", "--locked", "ruff", "check", "--select", "E501", "--output-format", "concise"),
+        failure="the lines above outgrew the line limit with the new name; wrap them, then ./run lint",
+    )
+    print("rename: done; review with git status and git diff, then ./run lint and ./run test")
 
 
 if __name__ == "__main__":
