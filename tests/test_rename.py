@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OLD_NAME = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["name"]
 # Spelled in halves: the tool refuses a name that already occurs in the tree, and this file is in it.
 NEW_NAME = "ac" + "me"
+NEW_TITLE = f"{NEW_NAME.capitalize()} Works"
 UNUSED_NAME = "zin" + "nia"
 
 
@@ -51,7 +52,7 @@ def git(copy: Path, *args: str) -> str:
 
 @pytest.fixture(scope="module")
 def renamed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A committed copy of the project, renamed with ``./run rename NEW_NAME``."""
+    """A committed copy of the project, renamed with ``./run rename NEW_NAME --title NEW_TITLE``."""
     copy = tmp_path_factory.mktemp("rename")
     tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     for relative in filter(None, tracked.split("\0")):
@@ -61,7 +62,7 @@ def renamed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     git(copy, "init", "--quiet")
     git(copy, "add", "--all")
     git(copy, "commit", "--quiet", "--message", "the project before its rename")
-    result = run(copy, "rename", NEW_NAME)
+    result = run(copy, "rename", NEW_NAME, "--title", NEW_TITLE)
     assert result.returncode == 0, result.stdout + result.stderr
     return copy
 
@@ -101,12 +102,12 @@ def renamed_server(renamed: Path) -> Iterator[str]:
 def test_renamed_command_serves_the_renamed_product(renamed: Path, renamed_server: str) -> None:
     openapi = httpx.get(f"{renamed_server}/schema/openapi.json")
 
-    assert openapi.json()["info"]["title"] == f"{NEW_NAME.capitalize()}API"
+    assert openapi.json()["info"]["title"] == NEW_TITLE
     assert (renamed / f"{NEW_NAME}.db").is_file()  # the default SQLite file carries the new name
 
 
 @pytest.mark.parametrize(
-    ("name", "error"),
+    ("arguments", "error"),
     [
         ("Shop", "'Shop' is not a valid name: use lowercase letters and digits, starting with a letter"),
         ("my_shop", "'my_shop' is not a valid name: use lowercase letters and digits, starting with a letter"),
@@ -114,11 +115,12 @@ def test_renamed_command_serves_the_renamed_product(renamed: Path, renamed_serve
         ("httpx", "'httpx' is already an importable module (standard library or installed); pick another name"),
         ("lambda", "'lambda' is a Python keyword"),
         (NEW_NAME, f"the project is already named {NEW_NAME!r}"),
-        ("bench", "'bench' already occurs in"),
+        ("bench", "NAME 'bench' already occurs in"),
+        (f"{UNUSED_NAME} --title Bad/Title", "'Bad/Title' is not a valid --title"),
     ],
 )
-def test_refuses_a_bad_name_with_one_line(renamed: Path, name: str, error: str) -> None:
-    result = run(renamed, "rename", name, "--force")
+def test_refuses_a_bad_name_with_one_line(renamed: Path, arguments: str, error: str) -> None:
+    result = run(renamed, "rename", *arguments.split(), "--force")
 
     assert result.returncode == 2
     assert result.stderr.strip().startswith(f"rename: {error}")

@@ -45,7 +45,10 @@ def fail(message: str) -> NoReturn:
 def git(*args: str) -> str:
     """Run git in the project and return its output."""
     command = ["git", *args]  # the user's git, fixed arguments
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)  # noqa: S603
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)  # noqa: S603
+    if result.returncode:
+        detail = result.stderr.strip().splitlines() or [f"exit status {result.returncode}"]
+        fail(f"git {args[0]} failed: {detail[0]}")
     return result.stdout
 
 
@@ -74,6 +77,14 @@ def tracked_texts() -> dict[Path, str]:
     return texts
 
 
+def refuse_if_used(label: str, value: str, texts: dict[Path, str], *, ignore_case: bool) -> None:
+    """Refuse ``value`` when the tree holds it already: a later rename could not tell the two apart."""
+    users = [path for path, text in texts.items() if value in (text.lower() if ignore_case else text)]
+    if users:
+        where = f"{len(users)} tracked file(s) ({users[0].relative_to(ROOT)}, ...)"
+        fail(f"{label} {value!r} already occurs in {where}; pick one the tree lacks")
+
+
 def check_name(name: str, old: str, texts: dict[Path, str]) -> None:
     """Refuse a name that cannot serve as package, command and label, or that the tree already uses."""
     if name == old:
@@ -84,24 +95,23 @@ def check_name(name: str, old: str, texts: dict[Path, str]) -> None:
         fail(f"{name!r} is a Python keyword")
     if name in sys.stdlib_module_names or importlib.util.find_spec(name) is not None:
         fail(f"{name!r} is already an importable module (standard library or installed); pick another name")
-    users = [str(path.relative_to(ROOT)) for path, text in texts.items() if name in text.lower()]
-    if users:
-        fail(f"{name!r} already occurs in {len(users)} tracked file(s) ({users[0]}, ...); pick a name the tree lacks")
+    refuse_if_used("NAME", name, texts, ignore_case=True)
 
 
-def check_title(title: str, old: str) -> None:
-    """Refuse a product name that would break the files it lands in or keep the old name."""
+def check_title(title: str, old: str, texts: dict[Path, str]) -> None:
+    """Refuse a product name that would break the files it lands in, or that a later rename could not tell apart."""
     if not TITLE_PATTERN.fullmatch(title):
         fail(f"{title!r} is not a valid --title: use letters, digits, spaces, '.' and '-', starting with a letter")
     if old in title.lower():
         fail(f"--title {title!r} still contains {old!r}")
+    refuse_if_used("--title", title, texts, ignore_case=False)
 
 
 class Renamer:
     """Every spelling of the old names, each turned into the same spelling of the new ones."""
 
     def __init__(self, old: str, name: str, old_title: str, title: str) -> None:
-        self.fallback = name  # an odd mix of cases (``qUoin``) becomes the plain name
+        self.fallback = name  # an odd mix of cases becomes the plain name
         self.spellings = {old_title: title, old.upper(): name.upper(), old.capitalize(): name.capitalize(), old: name}
         alternatives = [re.escape(spelling) for spelling in self.spellings]  # the product name first: it is longest
         self.pattern = re.compile("|".join([*alternatives, f"(?i:{re.escape(old)})"]))
@@ -154,7 +164,7 @@ def main() -> None:
     title: str = arguments.title or f"{arguments.name.capitalize()}API"
     texts = tracked_texts()
     check_name(arguments.name, old, texts)
-    check_title(title, old)
+    check_title(title, old, texts)
     if git("status", "--porcelain") and not arguments.force:
         fail("the working tree has uncommitted or untracked changes; commit or stash them first, or pass --force")
     rename = Renamer(old, arguments.name, old_title, title)
