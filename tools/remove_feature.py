@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MODULES = ROOT / "src" / "quoin" / "modules"
 REGISTRY = MODULES / "__init__.py"
 TESTS = ROOT / "tests" / "modules"
+VERSIONS = ROOT / "migrations" / "versions"
 # Features the app cannot run without, and why.
 REQUIRED = {
     "users": "it provides the principal loader (the caller every request acts for), and other tables refer to users",
@@ -47,6 +48,12 @@ def tables_of(folder: Path) -> list[str]:
         and isinstance(node.value, ast.Constant)
         and isinstance(node.value.value, str)
     ]
+
+
+def next_revision() -> str:
+    """The revision id after the last one (``0004`` → ``0005``), as the existing revisions are numbered."""
+    numbers = [int(m.group(1)) for f in VERSIONS.glob("*.py") if (m := re.search(r"_(\d{4})_", f.name))]
+    return f"{max(numbers, default=0) + 1:04d}"
 
 
 def mentions(name: str, *paths: Path) -> list[str]:
@@ -90,10 +97,13 @@ def remaining(name: str, tables: list[str]) -> None:
     """Print what is left to do by hand."""
     print("\nLeft to do:")
     if tables:
-        listed = ", ".join(tables)
-        print(f'- a migration that drops {listed}: ./run migration "drop {name}" (until that command exists,')
-        print(f'  prepare a database at head and run: ./run quoin database make-migrations -m "drop {name}");')
-        print("  check that the generated downgrade() recreates the tables, indexes and constraints it drops")
+        listed, revision = ", ".join(tables), next_revision()
+        print(f'- a migration that drops {listed}: ./run migration "drop {name}"; until that command exists,')
+        print("  with DATABASE_URL set to a PostgreSQL: ./run quoin database upgrade --no-prompt, then")
+        print(
+            f'  ./run quoin database make-migrations --autogenerate -m "drop {name}" --rev-id {revision} --no-prompt,'
+        )
+        print("  and ./run fmt; check that its downgrade() recreates the tables with their keys, constraints, indexes")
     if lines := mentions(name, ROOT / "README.md", ROOT / "docs"):
         print("- the documentation that names the feature:")
         print("\n".join(f"    {line}" for line in lines))
