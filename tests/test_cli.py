@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import subprocess
@@ -270,3 +271,13 @@ def test_a_malformed_or_unsupported_database_url_is_one_line(tmp_path: Path, url
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1, result.stderr
     assert result.stderr.startswith(message)
+
+
+async def test_the_exported_openapi_document_is_the_served_one(tmp_path: Path, client: httpx.AsyncClient) -> None:
+    served = (await client.get("/schema/openapi.json")).json()
+    exported = _quoin(tmp_path, "schema", "openapi", "--output", "openapi.json", DB_STARTUP_TIMEOUT="0")
+
+    assert exported.returncode == 0, exported.stderr
+    document = json.loads((tmp_path / "openapi.json").read_text())
+    assert document == served
+    assert all("security" in operation for item in document["paths"].values() for operation in item.values())

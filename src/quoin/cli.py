@@ -10,14 +10,20 @@ from __future__ import annotations
 import os
 import sys
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import click
+import msgspec
 import uvicorn
+from litestar import Litestar
+from litestar.cli._utils import LitestarGroup
 from litestar.cli.main import litestar_group
+from litestar.serialization import encode_json
 
 from quoin import __version__
 from quoin.config import Settings, SettingsError
+from quoin.core.http.openapi import corrected_openapi
 from quoin.core.observability.metrics_server import metrics_listener
 from quoin.core.runtime.drain import DrainingServer
 from quoin.db.errors import connection_failure, is_missing_table
@@ -33,8 +39,9 @@ _HELP = """QuoinAPI: serve the API, migrate its database, manage its users, expo
 Settings come from the environment and a .env file (README: Configuration).
 """
 # Litestar's commands this app has no use for: `run` (use `serve`, which drains, reads the
-# settings and migrates in development), server-side sessions, Litestar's own version and info.
-_NOT_OURS = ("run", "sessions", "version", "info")
+# settings and migrates in development), server-side sessions, Litestar's own version and
+# info; and its `schema`, which exports the document without the app's corrections.
+_NOT_OURS = ("run", "sessions", "version", "info", "schema")
 
 
 @click.command(name="serve")
@@ -79,6 +86,21 @@ def serve(host: str | None, port: int | None, workers: int | None, reload: bool)
             DrainingServer(uvicorn.Config(_APP, **options), drain_seconds=server.drain_seconds).run()
 
 
+@click.group(cls=LitestarGroup, name="schema")
+def schema_group() -> None:
+    """Export the OpenAPI document, exactly as the app serves it at /schema/openapi.json."""
+
+
+@schema_group.command(name="openapi")  # type: ignore[untyped-decorator]  # LitestarGroup's is untyped
+@click.option(
+    "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("openapi.json"), show_default=True
+)
+def export_openapi(app: Litestar, output: Path) -> None:
+    """Write the OpenAPI 3.1 document as JSON (for client generators; README: Client generation)."""
+    output.write_bytes(msgspec.json.format(encode_json(corrected_openapi(app).to_schema()), indent=2) + b"\n")
+    click.echo(f"wrote {output}")
+
+
 def main() -> None:
     """Entry point: validate settings (one clear line on a bad value), then run the CLI."""
     os.environ.setdefault("LITESTAR_APP", _APP)
@@ -93,6 +115,7 @@ def main() -> None:
         cli.commands.pop(name, None)
     # rich-click's stubs want a RichCommand; a plain click command works the same.
     cli.add_command(serve)  # type: ignore[arg-type]
+    cli.add_command(schema_group)
     for feature in FEATURES:
         for command in feature.commands:
             cli.add_command(command)  # type: ignore[arg-type]

@@ -12,6 +12,8 @@ from litestar.template import TemplateConfig
 
 from quoin.core.http.openapi import (
     STATIC_PREFIX,
+    add_openapi_correction,
+    corrected_openapi,
     declare_closed_schemas,
     docs_page,
     drop_generated_error_responses,
@@ -30,7 +32,9 @@ class DocsPlugin(InitPluginProtocol):
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         """Set the OpenAPI config, the docs page, the static files and the templates."""
         app_config.openapi_config = openapi_config()
-        app_config.on_startup += [drop_generated_error_responses, declare_closed_schemas]
+        add_openapi_correction(app_config, drop_generated_error_responses)
+        add_openapi_correction(app_config, declare_closed_schemas)
+        app_config.on_startup.append(corrected_openapi)
         app_config.route_handlers += [
             docs_page,
             create_static_files_router(

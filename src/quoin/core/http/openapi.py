@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http import HTTPStatus
 from typing import Any
 
 import msgspec
 from litestar import Litestar, Request, Response, Router, get
+from litestar.config.app import AppConfig
 from litestar.enums import MediaType
 from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.plugins import ScalarRenderPlugin
-from litestar.openapi.spec import Components, Contact, License, Operation
+from litestar.openapi.spec import Components, Contact, License, OpenAPI, Operation
 
 from quoin import __version__
 from quoin.core.http.routes import PUBLIC
@@ -109,6 +110,30 @@ def openapi_config() -> OpenAPIConfig:
     )
 
 
+OpenAPICorrection = Callable[[Litestar], None]
+_CORRECTIONS_STATE_KEY = "quoin.openapi_corrections"
+_CORRECTED_STATE_KEY = "quoin.openapi_corrected"
+
+
+def add_openapi_correction(app_config: AppConfig, correction: OpenAPICorrection) -> None:
+    """Have ``correction`` applied to Litestar's document before it is served or exported (``corrected_openapi``)."""
+    app_config.state[_CORRECTIONS_STATE_KEY] = [*app_config.state.get(_CORRECTIONS_STATE_KEY, ()), correction]
+
+
+def corrected_openapi(app: Litestar) -> OpenAPI:
+    """Litestar's document with every registered correction applied, once: what is served and what is exported.
+
+    Litestar has no hook after it builds the document, so the app's start-up
+    applies the corrections and so does ``quoin schema openapi``, which never
+    starts the app: both read the same document.
+    """
+    if not app.state.get(_CORRECTED_STATE_KEY):
+        for correction in app.state.get(_CORRECTIONS_STATE_KEY, ()):
+            correction(app)
+        app.state[_CORRECTED_STATE_KEY] = True
+    return app.openapi_schema
+
+
 def drop_generated_error_responses(app: Litestar) -> None:
     """Remove the error responses Litestar adds on its own (a 400 for every handler with parameters).
 
@@ -150,4 +175,4 @@ def declare_closed_schemas(app: Litestar) -> None:
 @get("/docs", include_in_schema=False, media_type=MediaType.HTML, sync_to_thread=False, opt=PUBLIC)  # public
 def docs_page(request: Request[Any, Any, Any]) -> bytes:
     """The Scalar API reference, rendered offline."""
-    return _docs_renderer.render(request, request.app.openapi_schema.to_schema())
+    return _docs_renderer.render(request, corrected_openapi(request.app).to_schema())
