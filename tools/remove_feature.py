@@ -97,13 +97,8 @@ def remaining(name: str, tables: list[str]) -> None:
     """Print what is left to do by hand."""
     print("\nLeft to do:")
     if tables:
-        listed, revision = ", ".join(tables), next_revision()
-        print(f'- a migration that drops {listed}: ./run migration "drop {name}"; until that command exists,')
-        print("  with DATABASE_URL set to a PostgreSQL: ./run quoin database upgrade --no-prompt, then")
-        print(
-            f'  ./run quoin database make-migrations --autogenerate -m "drop {name}" --rev-id {revision} --no-prompt,'
-        )
-        print("  and ./run fmt; check that its downgrade() recreates the tables with their keys, constraints, indexes")
+        print(f'- a migration that drops {", ".join(tables)}: ./run migration "drop {name}"; check that its')
+        print("  downgrade() recreates the tables with their keys, constraints and indexes")
     if lines := mentions(name, ROOT / "README.md", ROOT / "docs"):
         print("- the documentation that names the feature:")
         print("\n".join(f"    {line}" for line in lines))
