@@ -19,7 +19,6 @@ ROOT = Path(__file__).resolve().parent.parent
 MODULES = ROOT / "src" / "quoin" / "modules"
 REGISTRY = MODULES / "__init__.py"
 TESTS = ROOT / "tests" / "modules"
-VERSIONS = ROOT / "migrations" / "versions"
 # Features the app cannot run without, and why.
 REQUIRED = {
     "users": "it provides the principal loader (the caller every request acts for), and other tables refer to users",
@@ -48,12 +47,6 @@ def tables_of(folder: Path) -> list[str]:
         and isinstance(node.value, ast.Constant)
         and isinstance(node.value.value, str)
     ]
-
-
-def next_revision() -> str:
-    """The revision id after the last one (``0004`` → ``0005``), as the existing revisions are numbered."""
-    numbers = [int(m.group(1)) for f in VERSIONS.glob("*.py") if (m := re.search(r"_(\d{4})_", f.name))]
-    return f"{max(numbers, default=0) + 1:04d}"
 
 
 def mentions(name: str, *paths: Path) -> list[str]:
