@@ -20,6 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from quoin.core.http.openapi import STATIC_PREFIX
 from tests.support.expectations import CredentialMaker, Request, World, registered
 from tests.support.helpers import PASSWORD, USERS, assert_problem, make_account, running_app, sign_up
 from tests.support.settings import make_settings
@@ -218,7 +219,7 @@ async def test_sign_up_can_be_turned_off(database_url: URL) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/health/live", "/health/ready", "/docs", "/schema/openapi.json", "/", "/static/css/site.css"]
+    "path", ["/health/live", "/health/ready", "/docs", "/schema/openapi.json", "/", f"{STATIC_PREFIX}/css/site.css"]
 )
 async def test_public_routes_need_no_credentials(client: httpx.AsyncClient, path: str) -> None:
     assert (await client.get(path)).status_code == 200

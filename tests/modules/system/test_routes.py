@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import re
 from typing import Any
 
@@ -13,7 +14,9 @@ from litestar.routes import HTTPRoute
 from sqlalchemy import event
 from sqlalchemy.engine import URL
 
+from quoin import __version__
 from quoin.config import Settings
+from quoin.core.http.openapi import STATIC_PREFIX
 from quoin.feature import credential_resolvers
 from quoin.modules import FEATURES
 from tests.support.expectations import registered
@@ -92,7 +95,8 @@ async def test_docs_page_loads_only_assets_served_by_the_app(client: httpx.Async
 
 
 @pytest.mark.parametrize(
-    "path", ["/schema/nope", "/schema/openapi.yaml", "/schema/swagger", "/schema/a/b", "/docs/x", "/static/nope.js"]
+    "path",
+    ["/schema/nope", "/schema/openapi.yaml", "/schema/swagger", "/schema/a/b", "/docs/x", f"{STATIC_PREFIX}/nope.js"],
 )
 async def test_an_unknown_docs_path_is_a_404_problem(client: httpx.AsyncClient, path: str) -> None:
     assert_problem(await client.get(path), 404)
@@ -106,12 +110,31 @@ async def test_the_docs_pages_are_served_under_schema_too(client: httpx.AsyncCli
     assert response.headers["content-type"].startswith("text/html")
 
 
-async def test_the_vendored_scalar_script_is_served(client: httpx.AsyncClient) -> None:
-    response = await client.get("/static/vendor/scalar/standalone.js")
+async def test_the_vendored_scalar_script_is_served_compressed_and_cached_for_a_year(
+    client: httpx.AsyncClient,
+) -> None:
+    script = f"{STATIC_PREFIX}/vendor/scalar/standalone.js"
+    async with client.stream("GET", script, headers={"Accept-Encoding": "gzip"}) as response:
+        sent = b"".join([chunk async for chunk in response.aiter_raw()])
+    plain = await client.get(script, headers={"Accept-Encoding": "identity"})
 
     assert response.status_code == 200
     assert "javascript" in response.headers["content-type"]
-    assert len(response.content) > 1_000_000
+    assert response.headers["content-encoding"] == "gzip"
+    assert len(plain.content) > 1_000_000
+    assert len(sent) < len(plain.content) / 2
+    assert set(response.headers["cache-control"].split(", ")) == {"public", "max-age=31536000", "immutable"}
+    assert "content-encoding" not in plain.headers
+    assert gzip.decompress(sent) == plain.content
+
+
+async def test_static_paths_carry_the_version_and_api_answers_are_not_compressed(client: httpx.AsyncClient) -> None:
+    unversioned = await client.get("/static/css/site.css")
+    api = await client.get("/health/live", headers={"Accept-Encoding": "gzip"})
+
+    assert f"/static/{__version__}" == STATIC_PREFIX
+    assert unversioned.status_code == 404
+    assert "content-encoding" not in api.headers
 
 
 async def test_landing_page_links_to_the_docs_and_its_stylesheet(client: httpx.AsyncClient) -> None:
@@ -120,8 +143,8 @@ async def test_landing_page_links_to_the_docs_and_its_stylesheet(client: httpx.A
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert 'href="/docs"' in response.text
-    assert 'href="/static/css/site.css"' in response.text
-    assert (await client.get("/static/css/site.css")).status_code == 200
+    assert f'href="{STATIC_PREFIX}/css/site.css"' in response.text
+    assert (await client.get(f"{STATIC_PREFIX}/css/site.css")).status_code == 200
 
 
 # --- OpenAPI ------------------------------------------------------------------------------

@@ -29,7 +29,8 @@ __all__ = [
     "problem_responses",
 ]
 
-STATIC_PREFIX = "/static"
+# Versioned: a release serves its assets under new paths, so browsers may keep each one for a year.
+STATIC_PREFIX = f"/static/{__version__}"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 _docs_renderer = ScalarRenderPlugin(
