@@ -281,3 +281,13 @@ async def test_the_exported_openapi_document_is_the_served_one(tmp_path: Path, c
     document = json.loads((tmp_path / "openapi.json").read_text())
     assert document == served
     assert all("security" in operation for item in document["paths"].values() for operation in item.values())
+
+
+def test_a_bad_email_is_named_in_plain_words_by_the_cli(tmp_path: Path, database_url: URL) -> None:
+    url = database_url.render_as_string(hide_password=False)
+    result = _quoin(
+        tmp_path, "users", "create-superuser", "--email", "not-an-email", "--password", "x" * 12, DATABASE_URL=url
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.strip().endswith("email: not a valid email address"), result.stderr

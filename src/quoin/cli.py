@@ -121,12 +121,19 @@ def main() -> None:
             cli.add_command(command)  # type: ignore[arg-type]
     click.version_option(__version__, "--version", "-V", prog_name="quoin", message="%(prog)s %(version)s")(cli)
     try:
-        cli(prog_name="quoin")
+        code = cli(prog_name="quoin", standalone_mode=False)
+    except click.ClickException as exc:  # a usage error or a command's refusal: one line, not rich-click's panel
+        click.echo(f"quoin: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("quoin: aborted", err=True)
+        sys.exit(1)
     except Exception as exc:  # an operator's mistake is one line; anything else keeps its traceback
         if (reason := _operator_error(exc, settings)) is None or settings.app.log_level.upper() == "DEBUG":
             raise
         click.echo(f"quoin: {reason}", err=True)
         sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 def _operator_error(exc: Exception, settings: Settings) -> str | None:

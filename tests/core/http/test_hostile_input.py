@@ -168,3 +168,22 @@ async def test_hostile_credentials_are_401(client: httpx.AsyncClient, headers: d
     response = await client.get(USERS, headers=encoded)
 
     assert_problem(response, 401)
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ({"email": "not-an-email", "password": "long enough"}, "email", "not a valid email address"),
+        (
+            {"email": "ada@example.com", "password": "long enough", "full_name": "Bad\u0001Name"},
+            "full_name",
+            "must not contain control characters",
+        ),
+    ],
+)
+async def test_a_value_that_breaks_a_pattern_is_named_in_plain_words(
+    client: httpx.AsyncClient, body: dict[str, str], field: str, message: str
+) -> None:
+    problem = assert_problem(await client.post(USERS, json=body), 422)
+
+    assert problem["errors"] == [{"field": field, "message": message}]
