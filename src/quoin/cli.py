@@ -20,9 +20,10 @@ from litestar import Litestar
 from litestar.cli._utils import LitestarGroup
 from litestar.cli.main import litestar_group
 from litestar.serialization import encode_json
+from rich import get_console
 
 from quoin import __version__
-from quoin.config import Settings, SettingsError
+from quoin.config import LogFormat, Settings, SettingsError
 from quoin.core.http.openapi import corrected_openapi
 from quoin.core.observability.metrics_server import metrics_listener
 from quoin.core.runtime.drain import DrainingServer
@@ -109,6 +110,10 @@ def main() -> None:
     except SettingsError as exc:
         click.echo(f"quoin: {exc}", err=True)
         sys.exit(2)
+    if settings.app.effective_log_format is LogFormat.JSON:
+        # Where logs are JSON lines (production), rich's banners must not come between them;
+        # advanced-alchemy's `database` commands print through rich's shared console.
+        get_console().quiet = True
     cli = litestar_group
     cli.help = _HELP
     for name in _NOT_OURS:
