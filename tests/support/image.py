@@ -82,6 +82,11 @@ class Engine:
         env = [f"--env={key}={value}" for key, value in environment.items()]
         return ["run", f"--name={name}", "--network=host", *self.run_options, *env, *extra]
 
+    def remove(self, name: str) -> None:
+        """Remove a container at once, running or not."""
+        with suppress(Exception):
+            self("rm", "--force", *(["--time=0"] if self.podman else []), name)
+
     def inspect(self, what: str, template: str) -> str:
         """A Go template over ``inspect`` of a container or an image."""
         return self("inspect", f"--format={template}", what)
@@ -200,8 +205,7 @@ def check_one_container(report: Report, engine: Engine, image: str, database_url
     try:
         _check_running(report, engine, name, api, metrics_port)
     finally:
-        with suppress(Exception):
-            engine("rm", "--force", name)
+        engine.remove(name)
 
 
 def _check_running(report: Report, engine: Engine, name: str, api: str, metrics_port: int) -> None:
@@ -319,8 +323,7 @@ class ImageFleet(LoopbackCluster):
         """Stop the balancer and the DNS server, and remove the containers."""
         super().stop()
         for instance in self.instances:
-            with suppress(Exception):
-                self.engine("rm", "--force", self.container(instance.address))
+            self.engine.remove(self.container(instance.address))
 
 
 def check_fleet(report: Report, engine: Engine, image: str, database_url: str) -> None:
