@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 from sqlalchemy.engine import make_url
 
-from tests.support.helpers import PASSWORD, PRODUCTION, TOKEN, USERS
+from tests.support.helpers import PASSWORD, PRODUCTION, TOKEN, USERS, signed_up_token
 from tests.support.load import Load
 from tests.support.loopback_cluster import Instance, LoopbackCluster
 from tests.support.postgres_server import DatabaseFactory, PrivatePostgres, free_port
@@ -344,9 +344,8 @@ def check_fleet(report: Report, engine: Engine, image: str, database_url: str) -
 
 async def _rolling_restart(report: Report, fleet: ImageFleet) -> None:
     async with httpx.AsyncClient(base_url=fleet.lb, timeout=10) as client:
-        assert (await client.post(USERS, json={"email": "fleet@example.com", "password": PASSWORD})).status_code == 201
-        answer = await client.post(TOKEN, data={"username": "fleet@example.com", "password": PASSWORD})
-    load = Load(fleet.lb, str(answer.json()["access_token"]))
+        token = await signed_up_token(client, "fleet@example.com")
+    load = Load(fleet.lb, token)
     running = asyncio.create_task(load.run(readers=4, writers=2))
     began = time.monotonic()
     await asyncio.sleep(3)

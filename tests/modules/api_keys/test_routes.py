@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tests.support.helpers import API_KEYS, USERS, Account, assert_problem, make_account
+from tests.modules.api_keys.expectations import API_KEYS
+from tests.support.helpers import USERS, Account, assert_problem, make_account
 
 KEY_SHAPE = re.compile(r"qk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}")
 LISTED_FIELDS = {"id", "name", "prefix", "created_at", "expires_at", "last_used_at"}

@@ -12,7 +12,7 @@ from litestar.enums import MediaType
 from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.plugins import ScalarRenderPlugin
-from litestar.openapi.spec import Components, Contact, Operation
+from litestar.openapi.spec import Components, Contact, License, Operation
 
 from quoin import __version__
 from quoin.core.http.routes import PUBLIC
@@ -98,6 +98,7 @@ def openapi_config() -> OpenAPIConfig:
         version=__version__,
         description="A production-grade REST API template. Errors are RFC 9457 problem details.",
         contact=Contact(name="QuoinAPI maintainers"),
+        license=License(name="MIT", identifier="MIT"),
         # Litestar adds the document, the docs page and its catch-all 404 page to this router.
         openapi_router=Router(
             "/schema", route_handlers=[], include_in_schema=False, after_request=_not_found_as_problem
