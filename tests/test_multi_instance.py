@@ -13,7 +13,6 @@ import signal
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import httpx
@@ -23,6 +22,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from tests.support.helpers import PASSWORD, TOKEN, USERS, signed_up_token
+from tests.support.load import Load
 from tests.support.loopback_cluster import CLUSTER_LOGIN_LIMIT, Instance, LoopbackCluster
 from tests.support.redis_server import PrivateRedis
 
@@ -161,47 +161,6 @@ async def test_with_redis_down_every_instance_stays_ready_and_behind_the_balance
     assert all(events == ["redis_unavailable"] for events in logged_during.values()), logged_during
     assert ready_after == [(200, {"status": "ok", "redis": "ok"})] * instances
     assert all(redis_events(i) == ["redis_unavailable", "redis_available"] for i in cluster.instances)
-
-
-@dataclass
-class Load:
-    """Steady reads and sign-ups through the balancer; what every client saw."""
-
-    base: str
-    token: str
-    outcomes: list[tuple[float, str, int]] = field(default_factory=list)  # (time, method, status)
-    created: list[str] = field(default_factory=list)
-    stop: asyncio.Event = field(default_factory=asyncio.Event)
-    _emails: itertools.count[int] = field(default_factory=itertools.count)
-
-    async def _reader(self, client: httpx.AsyncClient) -> None:
-        headers = {"Authorization": f"Bearer {self.token}"}
-        while not self.stop.is_set():
-            status = await self._call(client.get(f"{USERS}me", headers=headers))
-            self.outcomes.append((time.monotonic(), "GET", status))
-
-    async def _writer(self, client: httpx.AsyncClient) -> None:
-        while not self.stop.is_set():
-            email = f"load-{next(self._emails)}@example.com"
-            status = await self._call(client.post(USERS, json={"email": email, "password": PASSWORD}))
-            self.outcomes.append((time.monotonic(), "POST", status))
-            if status == 201:
-                self.created.append(email)
-
-    @staticmethod
-    async def _call(request: Awaitable[httpx.Response]) -> int:
-        try:
-            response = await request
-        except httpx.TransportError:
-            return 599  # the balancer dropped the connection: a failure the client sees
-        return int(response.status_code)
-
-    async def run(self, readers: int = 6, writers: int = 3) -> None:
-        """Until ``stop`` is set."""
-        async with httpx.AsyncClient(base_url=self.base, timeout=30) as client:
-            await asyncio.gather(
-                *(self._reader(client) for _ in range(readers)), *(self._writer(client) for _ in range(writers))
-            )
 
 
 async def _poll(stop: asyncio.Event, probe: Callable[[], Awaitable[None]], every: float = 0.1) -> None:
