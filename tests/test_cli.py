@@ -291,3 +291,15 @@ def test_a_bad_email_is_named_in_plain_words_by_the_cli(tmp_path: Path, database
 
     assert result.returncode == 1
     assert result.stderr.strip().endswith("email: not a valid email address"), result.stderr
+
+
+def test_litestars_own_cli_finds_the_app_from_the_project_root() -> None:
+    root = Path(__file__).resolve().parents[1]
+    litestar = Path(sys.executable).with_name("litestar")
+    result = subprocess.run(
+        [str(litestar), "routes"], cwd=root, env=clean_environment(), capture_output=True, text=True, timeout=60,
+        check=False,
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    assert "/api/v1/users" in result.stdout
