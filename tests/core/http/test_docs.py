@@ -4,8 +4,44 @@ from __future__ import annotations
 
 import httpx
 
+from quoin.core.http.openapi import ERROR_DESCRIPTIONS
+
 
 async def test_the_document_names_its_licence(client: httpx.AsyncClient) -> None:
     info = (await client.get("/schema/openapi.json")).json()["info"]
 
     assert info["license"] == {"name": "MIT", "identifier": "MIT"}
+
+
+async def test_every_error_response_says_when_it_happens(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/schema/openapi.json")).json()
+    operations = [op for item in document["paths"].values() for op in item.values() if isinstance(op, dict)]
+    errors = [(status, response) for op in operations for status, response in op["responses"].items() if status >= "4"]
+
+    assert errors
+    for status, response in errors:
+        assert response["description"] == ERROR_DESCRIPTIONS[int(status)]
+
+
+async def test_the_headers_answers_carry_are_documented(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/schema/openapi.json")).json()["paths"]
+    sign_up = paths["/api/v1/users"]["post"]["responses"]
+    me = paths["/api/v1/users/me"]["get"]["responses"]
+    live = paths["/health/live"]["get"]["responses"]
+
+    assert {"X-Request-ID", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"} <= set(
+        sign_up["201"]["headers"]
+    )
+    assert "Retry-After" in sign_up["429"]["headers"]
+    assert "Retry-After" in sign_up["503"]["headers"]
+    assert "WWW-Authenticate" in me["401"]["headers"]
+    assert set(live["200"]["headers"]) == {"X-Request-ID"}  # probes are not rate limited
+
+
+async def test_component_schemas_carry_their_descriptions(client: httpx.AsyncClient) -> None:
+    schemas = (await client.get("/schema/openapi.json")).json()["components"]["schemas"]
+
+    assert schemas["Problem"]["description"].startswith("RFC 9457 problem details")
+    assert all(schema.get("description") for schema in schemas.values()), [
+        name for name, schema in schemas.items() if not schema.get("description")
+    ]

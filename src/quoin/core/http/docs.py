@@ -19,7 +19,9 @@ from quoin.core.http.openapi import (
     add_openapi_correction,
     corrected_openapi,
     declare_closed_schemas,
+    describe_schemas,
     docs_page,
+    document_response_headers,
     drop_generated_error_responses,
     openapi_config,
 )
@@ -39,6 +41,8 @@ class DocsPlugin(InitPluginProtocol):
         app_config.openapi_config = openapi_config()
         add_openapi_correction(app_config, drop_generated_error_responses)
         add_openapi_correction(app_config, declare_closed_schemas)
+        add_openapi_correction(app_config, describe_schemas)
+        add_openapi_correction(app_config, document_response_headers)
         app_config.on_startup.append(corrected_openapi)
         app_config.route_handlers += [
             docs_page,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterator
 from http import HTTPStatus
 from typing import Any
@@ -13,10 +14,20 @@ from litestar.enums import MediaType
 from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.plugins import ScalarRenderPlugin
-from litestar.openapi.spec import Components, Contact, License, OpenAPI, Operation
+from litestar.openapi.spec import (
+    Components,
+    Contact,
+    License,
+    OpenAPI,
+    OpenAPIHeader,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    Schema,
+)
 
 from quoin import __version__
-from quoin.core.http.routes import PUBLIC
+from quoin.core.http.routes import OPERATIONAL_PATH_PREFIXES, PUBLIC
 
 __all__ = [
     "PROBLEM_MEDIA_TYPE",
@@ -70,13 +81,29 @@ class Problem(msgspec.Struct, kw_only=True):
     errors: list[FieldProblem] | msgspec.UnsetType = msgspec.UNSET
 
 
+# When each error happens, as the docs page says it under every operation that answers with it.
+ERROR_DESCRIPTIONS: dict[int, str] = {
+    400: "The body is not valid JSON (or not UTF-8, or nested too deeply), or an empty body where one is needed.",
+    401: "No credentials, or a token or key that is invalid, expired, revoked or whose user is deactivated.",
+    403: "The caller may not do this (not a superuser, or not the account concerned).",
+    404: "No such resource, or not one the caller may see.",
+    409: "A unique value is taken (an email already registered).",
+    413: "The body is larger than REQUEST_MAX_BODY_SIZE.",
+    415: "The body is sent with another Content-Type than the operation reads.",
+    422: "Well-formed JSON or query parameters that break the contract; `errors` names each field.",
+    429: "Over the rate limit; retry after `Retry-After` seconds.",
+    500: "An unexpected error; its trace is logged with the request id, never sent.",
+    503: "The database is unavailable or busy (or the instance is shutting down); retry after `Retry-After` seconds.",
+}
+
+
 def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
-    """OpenAPI response entries for the error statuses an operation can answer with."""
+    """OpenAPI response entries for the error statuses an operation can answer with, each saying when."""
     return {
         status: ResponseSpec(
             data_container=Problem,
             media_type=PROBLEM_MEDIA_TYPE,
-            description=HTTPStatus(status).phrase,
+            description=ERROR_DESCRIPTIONS.get(status, HTTPStatus(status).phrase),
             generate_examples=False,
         )
         for status in statuses
@@ -151,6 +178,53 @@ def drop_generated_error_responses(app: Litestar) -> None:
                 content = getattr(response, "content", None) or {}
                 if status.startswith(("4", "5")) and PROBLEM_MEDIA_TYPE not in content:
                     del operation.responses[status]
+
+
+_REQUEST_ID = OpenAPIHeader(
+    schema=Schema(type=OpenAPIType.STRING), description="The request's id: the caller's `X-Request-ID`, or a new one."
+)
+_INTEGER = Schema(type=OpenAPIType.INTEGER)
+_RATE_LIMIT_HEADERS = {
+    "RateLimit-Limit": OpenAPIHeader(schema=_INTEGER, description="Requests allowed per window."),
+    "RateLimit-Remaining": OpenAPIHeader(schema=_INTEGER, description="Requests left in the current window."),
+    "RateLimit-Reset": OpenAPIHeader(schema=_INTEGER, description="Seconds until the window resets."),
+}
+_STATUS_HEADERS = {
+    "401": {"WWW-Authenticate": OpenAPIHeader(schema=Schema(type=OpenAPIType.STRING), description="`Bearer`.")},
+    "429": {"Retry-After": OpenAPIHeader(schema=_INTEGER, description="Seconds to wait before retrying.")},
+    "503": {"Retry-After": OpenAPIHeader(schema=_INTEGER, description="Seconds to wait before retrying.")},
+}
+
+
+def document_response_headers(app: Litestar) -> None:
+    """Document the headers answers carry.
+
+    ``X-Request-ID`` on all, ``RateLimit-*`` on the API's, the
+    ``WWW-Authenticate`` of a 401 and the ``Retry-After`` of a 429 or 503.
+    """
+    for path, path_item in (app.openapi_schema.paths or {}).items():
+        limited = not path.startswith(OPERATIONAL_PATH_PREFIXES)
+        for method in ("get", "put", "post", "delete", "patch"):
+            operation: Operation | None = getattr(path_item, method)
+            for status, response in ((operation.responses or {}) if operation else {}).items():
+                if not isinstance(response, OpenAPIResponse):
+                    continue
+                headers = dict(response.headers or {})
+                headers["X-Request-ID"] = _REQUEST_ID
+                if limited:
+                    headers.update(_RATE_LIMIT_HEADERS)
+                headers.update(_STATUS_HEADERS.get(status, {}))
+                response.headers = headers
+
+
+def describe_schemas(app: Litestar) -> None:
+    """Give each component schema of a Struct the first paragraph of its docstring as its description."""
+    components = app.openapi_schema.components
+    schemas = (components.schemas if components else None) or {}
+    documented = {cls.__name__: inspect.getdoc(cls) for cls in _struct_classes()}
+    for name, schema in schemas.items():
+        if not schema.description and (doc := documented.get(name)):
+            schema.description = doc.split("\n\n", 1)[0].replace("\n", " ")
 
 
 def _struct_classes(base: type[msgspec.Struct] = msgspec.Struct) -> Iterator[type[msgspec.Struct]]:
