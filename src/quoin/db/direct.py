@@ -75,7 +75,7 @@ class DirectQuery:
     would run it differently from SQLAlchemy.
     """
 
-    def __init__(self, statement: Select[Any] | Update) -> None:
+    def __init__(self, statement: Select[*tuple[Any, ...]] | Update) -> None:
         self._writes = isinstance(statement, Update)
         if isinstance(statement, Update):
             _check_write(statement)

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from advanced_alchemy.extensions.litestar import repository
 from advanced_alchemy.filters import LimitOffset, OrderBy, StatementFilter
-from sqlalchemy import CursorResult, Text, bindparam, func, select, type_coerce, update
+from sqlalchemy import CursorResult, Select, Text, bindparam, func, select, type_coerce, update
 
 from quoin.db.direct import DirectQuery
 from quoin.modules.users.models import User
@@ -77,7 +77,8 @@ class UserRepository(repository.SQLAlchemyAsyncRepository[User]):
         The total is its own ``count(*)``: with a window count instead, every
         page would sort and count the whole matching set.
         """
-        page = select(*_PUBLIC_COLUMNS)
+        # advanced-alchemy's filters are typed for SQLAlchemy 2.0's Select of one type parameter.
+        page = cast("Select[Any]", select(*_PUBLIC_COLUMNS))
         count = select(func.count()).select_from(User)
         for statement_filter in filters:
             page = statement_filter.append_to_statement(page, User)
