@@ -16,7 +16,7 @@ from sqlalchemy import exc as sa_exc
 
 from quoin.core.errors import ConflictError, QuoinError, ServiceUnavailableError
 
-__all__ = ["DRIVER_ERRORS", "is_unique_violation", "translate_database_error"]
+__all__ = ["DRIVER_ERRORS", "is_unique_violation", "original_error", "translate_database_error"]
 
 # What the driver raises on its own: SQLAlchemy wraps errors of statements, but
 # not those of connecting (a server starting up or shutting down, too many
@@ -39,6 +39,20 @@ def _cause_chain(exc: BaseException) -> Iterator[BaseException]:
         seen.add(id(current))
         yield current
         current = current.__cause__ or current.__context__
+
+
+def original_error(exc: BaseException) -> BaseException:
+    """The error a chain of wrappers started from (its first ``__cause__``): what the driver or the pool said.
+
+    Since SQLAlchemy 2.1 a failure to connect arrives wrapped too (in a
+    ``DBAPIError``, then in advanced-alchemy's ``IntegrityError``), whose own
+    names say nothing of an outage.
+    """
+    seen = {id(exc)}
+    while exc.__cause__ is not None and id(exc.__cause__) not in seen:
+        exc = exc.__cause__
+        seen.add(id(exc))
+    return exc
 
 
 def _sqlstate(exc: BaseException) -> str | None:
