@@ -43,7 +43,7 @@ class BenchEnvironment:
                 "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
                 "DATABASE_URL": database_url,
                 "LOG_FORMAT": "json",
-                "OTEL_ENABLED": "true",
+                "OTEL_SDK_DISABLED": "false",
                 "OTEL_TRACES_SAMPLER_ARG": "0.1",
                 # Limits on, every run would measure 429s after the first 600 requests.
                 "RATE_LIMIT_ENABLED": "false",

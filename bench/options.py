@@ -58,7 +58,7 @@ def parse(argv: Sequence[str] | None, description: str | None) -> Options:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="override one of the app's settings for a what-if run, e.g. OTEL_ENABLED=false (repeatable)",
+        help="override one of the app's settings for a what-if run, e.g. OTEL_SDK_DISABLED=true (repeatable)",
     )
     parser.add_argument(
         "--sweep-connections",

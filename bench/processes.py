@@ -126,9 +126,9 @@ def _spawn(name: str, args: list[str], env: dict[str, str], cwd: Path, log: Path
 def compile_bytecode() -> None:
     """Compile the app's and the migrations' bytecode beforehand, as the container image does (Containerfile).
 
-    Dependencies are compiled when installed (``compile-bytecode``); the
-    project's own sources are not, and with ``PYTHONDONTWRITEBYTECODE`` set
-    (this machine sets it) every start would compile them again.
+    Dependencies are compiled once per lock file by ``./run``; the project's
+    own sources are not, and with ``PYTHONDONTWRITEBYTECODE`` set (this
+    machine sets it) every start would compile them again.
     """
     for folder in ("src", "migrations"):
         compileall.compile_dir(_ROOT / folder, quiet=1)

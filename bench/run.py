@@ -34,7 +34,7 @@ ADMIN = ("bench-admin@example.com", "bench admin password 1234")
 COLD_STARTS = 3
 _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 # The app with tracing and the access log off: authentication, middleware and metrics on their own.
-_QUIET_APP = {"OTEL_ENABLED": "false", "LOG_LEVEL": "WARNING"}
+_QUIET_APP = {"OTEL_SDK_DISABLED": "true", "LOG_LEVEL": "WARNING"}
 
 
 def _say(message: str) -> None:
@@ -209,7 +209,7 @@ def _settings(options: Options, env: BenchEnvironment) -> list[tuple[str, str]]:
         ("Argon2id", f"time_cost={passwords.argon2_time_cost}, memory_cost={passwords.argon2_memory_cost} KiB, "
          f"parallelism={passwords.argon2_parallelism}"),
         ("app", "quoin serve, ENV=production, WORKERS=1, LOG_FORMAT=json (to a file), metrics and auth on, "
-         "OTEL_ENABLED=true with OTEL_TRACES_SAMPLER_ARG=0.1 (no exporter), RATE_LIMIT_ENABLED=false"),
+         "tracing on (OTEL_TRACES_SAMPLER_ARG=0.1) (no exporter), RATE_LIMIT_ENABLED=false"),
     ]  # fmt: skip
     if options.overrides:
         rows.append(("app settings overridden", " ".join(f"{k}={v}" for k, v in options.overrides.items())))

@@ -13,6 +13,8 @@ from logging.config import fileConfig
 
 from advanced_alchemy.base import orm_registry
 from alembic import context
+from alembic.operations.ops import MigrationScript
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -20,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 import quoin.modules  # noqa: F401  # registers every feature's models on the metadata
 from quoin.config import Settings
 from quoin.db.config import VERSION_TABLE
+from quoin.db.migrations import next_revision_id
 
 config = context.config
 target_metadata = orm_registry.metadata
@@ -28,6 +31,13 @@ target_metadata = orm_registry.metadata
 # Under the app (or `quoin database …`) the app's logging pipeline is already in place.
 if config.config_file_name is not None and not logging.getLogger().handlers:
     fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+
+def _number_new_revisions(_context: MigrationContext, _revision: object, directives: list[MigrationScript]) -> None:
+    # Whichever tool writes a revision (./run migration, alembic, quoin database), it gets
+    # the next number (0005 after 0004), never a random id.
+    for script in directives:
+        script.rev_id = next_revision_id(config)
 
 
 def _configure(sqlite: bool, **kwargs: object) -> None:
@@ -40,6 +50,7 @@ def _configure(sqlite: bool, **kwargs: object) -> None:
         compare_type=not sqlite,
         compare_server_default=not sqlite,
         render_as_batch=sqlite,
+        process_revision_directives=_number_new_revisions,
         **kwargs,  # type: ignore[arg-type]
     )
 

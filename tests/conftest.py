@@ -10,6 +10,8 @@ back; the app's commits become savepoint releases. Tests marked
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -24,8 +26,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionma
 
 from quoin.app import create_app
 from quoin.config import Settings
-from tests.support.helpers import db_config_of, engine_of
+from tests.support.expectations import World, registered
+from tests.support.helpers import db_config_of, engine_of, make_account
+from tests.support.logs import LogCapture
+from tests.support.loopback_cluster import CLUSTER_SETTINGS, LoopbackCluster
 from tests.support.postgres_server import DatabaseFactory, PrivatePostgres, free_port
+from tests.support.redis_server import PrivateRedis
 from tests.support.settings import make_settings
 
 
@@ -122,6 +128,57 @@ async def client(app: Litestar, db: AsyncConnection) -> AsyncIterator[httpx.Asyn
 
 
 @pytest.fixture
+def logs(app: Litestar) -> Iterator[LogCapture]:
+    """The app's log lines during the test, as its stdout handler renders them."""
+    root = logging.getLogger()
+    app_handler = next(h for h in root.handlers if not isinstance(h, LogCapture) and h.formatter is not None)
+    capture = LogCapture(app_handler.formatter)
+    root.addHandler(capture)
+    try:
+        yield capture
+    finally:
+        root.removeHandler(capture)
+
+
+@pytest.fixture
 def unreachable_database() -> str:
     """A PostgreSQL URL where nothing listens."""
     return f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/quoin"
+
+
+@pytest.fixture
+async def world(client: httpx.AsyncClient, settings: Settings) -> World:
+    """A victim user, given something by every feature (``give_victim``), for the access tests."""
+    victim = await make_account(client)
+    owned = {name: value for e in registered() for name, value in (await e.give_victim(client, victim)).items()}
+    return World(victim=victim, owned=owned, settings=settings)
+
+
+@pytest.fixture(scope="module")
+def cluster_redis() -> Iterator[PrivateRedis]:
+    """The cluster's Redis (a test may stop and restart it)."""
+    server = PrivateRedis()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.remove()
+
+
+@pytest.fixture(scope="module")
+async def cluster(
+    databases: DatabaseFactory, cluster_redis: PrivateRedis, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[LoopbackCluster]:
+    """PostgreSQL, Redis, three instances and HAProxy, all private to the test module."""
+    url = await databases.create(migrated=True)
+    running = LoopbackCluster(
+        workdir=tmp_path_factory.mktemp("cluster"),
+        database_url=url.render_as_string(hide_password=False),
+        redis_url=cluster_redis.url,
+        settings=CLUSTER_SETTINGS,
+    )
+    try:
+        await asyncio.to_thread(running.start)
+        yield running
+    finally:
+        await asyncio.to_thread(running.stop)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -170,3 +172,134 @@ def test_serve_stops_with_one_line_when_the_metrics_port_is_taken(tmp_path: Path
         .splitlines()[-1]
         .startswith(f"quoin: cannot serve metrics on 127.0.0.1:{port} (METRICS_PORT): [Errno 98]")
     )
+
+
+def _quoin(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "quoin", *args], cwd=cwd, env={**clean_environment(), **env}, capture_output=True,
+        text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
+def test_the_cli_is_the_products_own(tmp_path: Path) -> None:
+    helped = _quoin(tmp_path, "--help")
+    version = _quoin(tmp_path, "--version")
+    gone = [_quoin(tmp_path, name, "--help") for name in ("run", "sessions")]
+
+    assert helped.returncode == 0, helped.stderr
+    assert "QuoinAPI: serve the API" in helped.stdout
+    for command in ("serve", "database", "users", "routes", "schema"):
+        assert f" {command} " in helped.stdout
+    assert " sessions " not in helped.stdout
+    assert " run " not in helped.stdout
+    assert (version.returncode, version.stdout, version.stderr) == (0, "quoin 0.1.0\n", "")
+    assert all(result.returncode == 2 and "No such command" in result.stderr for result in gone)
+
+
+def test_serve_takes_host_and_port_options_over_the_settings(tmp_path: Path) -> None:
+    settings_port, option_port = free_port(), free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "quoin", "serve", "--host", "127.0.0.1", "--port", str(option_port)],
+        cwd=tmp_path, env={**clean_environment(), "PORT": str(settings_port), "DRAIN_SECONDS": "0"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                live = httpx.get(f"http://127.0.0.1:{option_port}/health/live", timeout=1)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None, "serve exited"
+                assert time.monotonic() < deadline, "serve did not answer on --port"
+                time.sleep(0.1)
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"http://127.0.0.1:{settings_port}/health/live", timeout=1)
+    finally:
+        assert stop_server(process) == 0  # type: ignore[arg-type]  # its output is not captured
+
+    assert live.status_code == 200
+
+
+def test_a_bad_serve_option_is_one_line_naming_it(tmp_path: Path) -> None:
+    port = str(free_port())
+    same_as_metrics = _quoin(tmp_path, "serve", "--port", port, METRICS_PORT=port)
+
+    assert same_as_metrics.returncode == 2
+    assert same_as_metrics.stderr.count("\n") == 1, same_as_metrics.stderr
+    assert same_as_metrics.stderr.startswith("quoin: ")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("database", "upgrade", "--no-prompt"),
+        ("users", "create-superuser", "--email", "admin@example.com", "--password", "a long password"),
+    ],
+)
+def test_a_database_that_does_not_answer_is_one_line_naming_the_fix(
+    tmp_path: Path, unreachable_database: str, command: tuple[str, ...]
+) -> None:
+    result = _quoin(tmp_path, *command, DATABASE_URL=unreachable_database)
+
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("quoin: nothing answers at 127.0.0.1:")
+    assert "(connection refused)" in result.stderr
+    assert "DATABASE_URL" in result.stderr
+
+
+def test_a_database_that_does_not_exist_is_one_line(tmp_path: Path, database_url: URL) -> None:
+    missing = database_url.set(database="no_such_database").render_as_string(hide_password=False)
+    result = _quoin(tmp_path, "users", "create-superuser", "--email", "a@example.com", DATABASE_URL=missing)
+
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("quoin: database 'no_such_database' does not exist on 127.0.0.1:")
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("notaurl", "quoin: invalid setting DATABASE_URL: not a URL"),
+        ("mysql://user@host/db", "quoin: invalid setting DATABASE_URL: 'mysql' is not supported"),
+    ],
+)
+def test_a_malformed_or_unsupported_database_url_is_one_line(tmp_path: Path, url: str, message: str) -> None:
+    result = _quoin(tmp_path, "--version", DATABASE_URL=url)
+
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(message)
+
+
+async def test_the_exported_openapi_document_is_the_served_one(tmp_path: Path, client: httpx.AsyncClient) -> None:
+    served = (await client.get("/schema/openapi.json")).json()
+    exported = _quoin(tmp_path, "schema", "openapi", "--output", "openapi.json")
+
+    assert exported.returncode == 0, exported.stderr
+    document = json.loads((tmp_path / "openapi.json").read_text())
+    assert document == served
+    assert all("security" in operation for item in document["paths"].values() for operation in item.values())
+
+
+def test_a_bad_email_is_named_in_plain_words_by_the_cli(tmp_path: Path, database_url: URL) -> None:
+    url = database_url.render_as_string(hide_password=False)
+    result = _quoin(
+        tmp_path, "users", "create-superuser", "--email", "not-an-email", "--password", "x" * 12, DATABASE_URL=url
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.strip().endswith("email: not a valid email address"), result.stderr
+
+
+def test_litestars_own_cli_finds_the_app_from_the_project_root() -> None:
+    root = Path(__file__).resolve().parents[1]
+    litestar = Path(sys.executable).with_name("litestar")
+    result = subprocess.run(
+        [str(litestar), "routes"], cwd=root, env=clean_environment(), capture_output=True, text=True, timeout=60,
+        check=False,
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    assert "/api/v1/users" in result.stdout

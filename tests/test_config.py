@@ -172,3 +172,68 @@ def test_the_cli_stops_on_a_bad_setting_with_one_line_and_no_traceback(tmp_path:
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == ["quoin: invalid setting POSTGRES_PORT: Expected `int`, got `str`"]
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_secrets_can_come_from_files_with_their_trailing_newline_dropped(tmp_path: Path) -> None:
+    secret = tmp_path / "secret_key"
+    secret.write_text("s" * 48 + "\n")
+    password = tmp_path / "postgres_password"
+    password.write_text("p@ss word")
+    environ = {**OWN_KEYS, "ENV": "production", "SECRET_KEY_FILE": str(secret), "POSTGRES_HOST": "db"}
+    settings = Settings.from_env({**environ, "POSTGRES_PASSWORD_FILE": str(password)}, env_file=None)
+
+    assert settings.security.secret_key == "s" * 48
+    assert settings.db.url.password == "p@ss word"
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        (
+            {"SECRET_KEY": "x" * 48, "SECRET_KEY_FILE": "/dev/null"},
+            "invalid setting SECRET_KEY_FILE: SECRET_KEY is set",
+        ),
+        (
+            {"SECRET_KEY_FILE": "/nonexistent/secret"},
+            "invalid setting SECRET_KEY_FILE: cannot read /nonexistent/secret",
+        ),
+    ],
+)
+def test_a_secret_file_that_conflicts_or_cannot_be_read_is_one_clear_error(
+    environ: dict[str, str], message: str
+) -> None:
+    with pytest.raises(SettingsError, match=f"^{message}"):
+        Settings.from_env(environ, env_file=None)
+
+
+@pytest.mark.parametrize(
+    ("sampler", "follows_parent", "ratio"),
+    [
+        (None, True, 0.25),
+        ("parentbased_always_on", True, 1.0),
+        ("parentbased_always_off", True, 0.0),
+        ("traceidratio", False, 0.25),
+        ("always_on", False, 1.0),
+        ("always_off", False, 0.0),
+    ],
+)
+def test_the_standard_opentelemetry_sampler_variables_are_honoured(
+    sampler: str | None, follows_parent: bool, ratio: float
+) -> None:
+    environ = {"OTEL_TRACES_SAMPLER_ARG": "0.25", **({"OTEL_TRACES_SAMPLER": sampler} if sampler else {})}
+    telemetry = Settings.from_env(environ, env_file=None).telemetry
+
+    assert (telemetry.follows_parent, telemetry.new_trace_ratio) == (follows_parent, ratio)
+
+
+def test_otlp_over_grpc_without_its_exporter_is_refused_in_one_line() -> None:
+    environ = {"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4317"}
+    with pytest.raises(SettingsError, match="needs the package opentelemetry-exporter-otlp-proto-grpc"):
+        Settings.from_env(environ, env_file=None)
+
+
+def test_an_unknown_sampler_or_protocol_is_an_error_naming_the_variable() -> None:
+    with pytest.raises(SettingsError, match=r"^invalid setting OTEL_TRACES_SAMPLER"):
+        Settings.from_env({"OTEL_TRACES_SAMPLER": "sometimes"}, env_file=None)
+    with pytest.raises(SettingsError, match=r"^invalid setting OTEL_EXPORTER_OTLP_PROTOCOL"):
+        Settings.from_env({"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"}, env_file=None)

@@ -4,7 +4,7 @@ A real server (``quoin serve``) on its own database; every generated request
 is sent as a superuser, and every response must be a non-5xx that matches
 what the document says (status, content type, body schema). One check is left
 out: schema-valid data may still break a business rule the schema cannot state
-(an API key's expiry in the past), which is a documented 422.
+(e.g. an expiry in the past), which is a documented 422.
 """
 
 from __future__ import annotations

@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             FeaturesPlugin(FEATURES),
             auth,
             limits,
-            HttpPlugin(settings.http, settings.app, problems=DATABASE_PROBLEMS),
+            HttpPlugin(settings.http, settings.app, DATABASE_PROBLEMS, [resolver.header for resolver in resolvers]),
             database,
             security,
             observability,

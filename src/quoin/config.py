@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
+import importlib.util
 import os
 import re
 from collections.abc import Mapping
@@ -20,6 +21,7 @@ from typing import Annotated, TypeVar
 import msgspec
 from dotenv import dotenv_values
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 
 __all__ = [
     "DEVELOPMENT_ENCRYPTION_KEY",
@@ -89,23 +91,74 @@ class AppSettings(_Group, frozen=True):
         return LogFormat.CONSOLE if self.is_development else LogFormat.JSON
 
 
-class TelemetrySettings(_Group, frozen=True):
-    """OpenTelemetry tracing; the variable names are OpenTelemetry's own where it has one."""
+class TracesSampler(enum.StrEnum):
+    """OpenTelemetry's ``OTEL_TRACES_SAMPLER`` values; ``parentbased_*`` follow a caller's ``traceparent``."""
 
-    otel_enabled: bool = True
+    ALWAYS_ON = "always_on"
+    ALWAYS_OFF = "always_off"
+    TRACEIDRATIO = "traceidratio"
+    PARENTBASED_ALWAYS_ON = "parentbased_always_on"
+    PARENTBASED_ALWAYS_OFF = "parentbased_always_off"
+    PARENTBASED_TRACEIDRATIO = "parentbased_traceidratio"
+
+
+class OtlpProtocol(enum.StrEnum):
+    """OpenTelemetry's ``OTEL_EXPORTER_OTLP_PROTOCOL`` values this app can export with."""
+
+    HTTP_PROTOBUF = "http/protobuf"
+    GRPC = "grpc"
+
+
+_GRPC_EXPORTER = "opentelemetry.exporter.otlp.proto.grpc"
+
+
+class TelemetrySettings(_Group, frozen=True):
+    """OpenTelemetry tracing, configured by OpenTelemetry's own environment variables."""
+
+    otel_sdk_disabled: bool = False
     otel_service_name: str = "quoin"
     otel_exporter_otlp_endpoint: str | None = None
     otel_exporter_otlp_traces_endpoint: str | None = None
+    otel_exporter_otlp_protocol: OtlpProtocol = OtlpProtocol.HTTP_PROTOBUF
+    # With the default ratio of 1 this is OpenTelemetry's default, parentbased_always_on;
+    # a ratio alone (OTEL_TRACES_SAMPLER_ARG=0.1) then samples new traces.
+    otel_traces_sampler: TracesSampler = TracesSampler.PARENTBASED_TRACEIDRATIO
     otel_traces_sampler_arg: Annotated[float, msgspec.Meta(ge=0, le=1)] = 1.0
 
     @property
+    def follows_parent(self) -> bool:
+        """Whether a request continuing a caller's trace is traced as the caller decided."""
+        return self.otel_traces_sampler.startswith("parentbased_")
+
+    @property
+    def new_trace_ratio(self) -> float:
+        """The share of traces this app starts (all of them, for a sampler that ignores the caller)."""
+        sampler = self.otel_traces_sampler.removeprefix("parentbased_")
+        return {"always_on": 1.0, "always_off": 0.0}.get(sampler, self.otel_traces_sampler_arg)
+
+    @property
     def traces_endpoint(self) -> str | None:
-        """Where spans are exported over OTLP/HTTP, or None to export nothing."""
+        """Where spans are exported, or None to export nothing (OTLP/HTTP appends ``/v1/traces``)."""
         if self.otel_exporter_otlp_traces_endpoint:
             return self.otel_exporter_otlp_traces_endpoint
+        if self.otel_exporter_otlp_endpoint and self.otel_exporter_otlp_protocol is OtlpProtocol.GRPC:
+            return self.otel_exporter_otlp_endpoint
         if self.otel_exporter_otlp_endpoint:
             return self.otel_exporter_otlp_endpoint.rstrip("/") + "/v1/traces"
         return None
+
+    def problem(self) -> str | None:
+        """Why these settings cannot run, or None."""
+        grpc = self.otel_exporter_otlp_protocol is OtlpProtocol.GRPC
+        if grpc and self.traces_endpoint and importlib.util.find_spec(_GRPC_EXPORTER) is None:
+            return (
+                "OTEL_EXPORTER_OTLP_PROTOCOL=grpc needs the package opentelemetry-exporter-otlp-proto-grpc, "
+                "which is not installed; add it or use http/protobuf"
+            )
+        return None
+
+
+_DRIVERS = frozenset({"postgresql+asyncpg", "sqlite+aiosqlite"})
 
 
 class DatabaseSettings(_Group, frozen=True):
@@ -151,6 +204,21 @@ class DatabaseSettings(_Group, frozen=True):
     def is_sqlite(self) -> bool:
         """True when running on the embedded SQLite file."""
         return self.url.get_backend_name() == "sqlite"
+
+    def problem(self) -> str | None:
+        """Why ``DATABASE_URL`` cannot be used, or None."""
+        if not self.database_url:
+            return None
+        try:
+            url = self.url
+        except ArgumentError:
+            return "invalid setting DATABASE_URL: not a URL; expected postgresql://user:password@host:port/database"
+        if url.get_backend_name() not in {"postgresql", "sqlite"} or url.drivername not in _DRIVERS:
+            return (
+                f"invalid setting DATABASE_URL: {url.drivername!r} is not supported; "
+                "use postgresql://… (asyncpg) or sqlite+aiosqlite:///…"
+            )
+        return None
 
 
 class PasswordSettings(_Group, frozen=True):
@@ -250,6 +318,28 @@ class ServerSettings(_Group, frozen=True):
     shutdown_timeout: Annotated[int, msgspec.Meta(ge=1, le=600)] = 20
 
 
+# Secrets may come from files instead (NAME_FILE=/run/secrets/…): Docker/Kubernetes secrets, never in the environment.
+_FILE_SETTINGS = ("SECRET_KEY", "ENCRYPTION_KEYS", "POSTGRES_PASSWORD", "DATABASE_URL", "REDIS_URL")
+
+
+def _read_setting_files(present: dict[str, str]) -> dict[str, str]:
+    """``present`` with each ``NAME_FILE`` replaced by ``NAME``, read from that file (one trailing newline dropped)."""
+    values = dict(present)
+    for name in _FILE_SETTINGS:
+        path = values.pop(f"{name}_FILE", None)
+        if path is None:
+            continue
+        if name in values:
+            raise SettingsError(f"invalid setting {name}_FILE: {name} is set too; set one of them")
+        try:
+            values[name] = Path(path).read_text(encoding="utf-8").removesuffix("\n").removesuffix("\r")
+        except OSError as exc:
+            raise SettingsError(f"invalid setting {name}_FILE: cannot read {path}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise SettingsError(f"invalid setting {name}_FILE: {path} is not UTF-8 text") from None
+    return values
+
+
 _GroupT = TypeVar("_GroupT", bound=_Group)
 _PATH_IN_ERROR = re.compile(r"at `\$\.(\w+)`")
 
@@ -288,7 +378,7 @@ class Settings:
         if env_file and Path(env_file).is_file():
             merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
         merged.update(os.environ if environ is None else environ)
-        present = {k: v for k, v in merged.items() if v != ""}
+        present = _read_setting_files({k: v for k, v in merged.items() if v != ""})
         settings = cls(
             app=_load_group(AppSettings, present),
             db=_load_group(DatabaseSettings, present),
@@ -307,6 +397,8 @@ class Settings:
         """The first reason these settings must not run, or None."""
         if not self.security.field_keys or not all(map(_is_fernet_key, self.security.field_keys)):
             return "invalid setting ENCRYPTION_KEYS: expected comma-separated url-safe base64 keys of 32 bytes"
+        if reason := self.db.problem() or self.telemetry.problem():
+            return reason
         if "*" in self.http.cors_origins and self.http.cors_allow_credentials:
             return "CORS_ALLOW_CREDENTIALS=true cannot be combined with CORS_ALLOW_ORIGINS=*; list the origins"
         if self.server.metrics_port == self.server.port:

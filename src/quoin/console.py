@@ -3,7 +3,7 @@
 Processes started with multiprocessing's "spawn" method (the Argon2 hashing
 processes, uvicorn's workers) run the console script again to rebuild its
 ``__main__``; with this module behind the script, a hashing process imports
-``quoin.core.security.passwords`` and Argon2, not the app and its ~100 MiB of libraries.
+``quoin.core.security.passwords`` and Argon2, not the app and its libraries.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from litestar.types import ControllerRouterHandler
 from quoin.auth.credentials import CredentialResolver
 from quoin.auth.principal import PrincipalLoader
 from quoin.config import Settings
+from quoin.core.http.openapi import add_openapi_correction
 
 __all__ = ["API_PREFIX", "Feature", "FeaturesPlugin", "credential_resolvers", "principal_loader"]
 
@@ -57,7 +58,7 @@ class FeaturesPlugin(InitPluginProtocol):
         api = [route for feature in self._features for route in feature.api_routes]
         app_config.route_handlers += [Router(API_PREFIX, route_handlers=api)]
         app_config.route_handlers += [route for feature in self._features for route in feature.routes]
-        app_config.on_startup.append(self._describe_tags)
+        add_openapi_correction(app_config, self._describe_tags)
         return app_config
 
     def _describe_tags(self, app: Litestar) -> None:

@@ -1,4 +1,9 @@
-"""Who may call what: every protected operation against every way a credential can be wrong."""
+"""Who may call what: every protected operation against every way a credential can be wrong.
+
+The operations and the credentials other than bearer tokens are each
+feature's (``tests/modules/<feature>/expectations.py``); the matrix is theirs
+combined.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,6 @@ import asyncio
 import base64
 import json
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -17,42 +20,20 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from quoin.config import Settings
-from tests.support.helpers import API_KEYS, PASSWORD, USERS, Account, assert_problem, make_account, running_app, sign_up
+from quoin.core.http.openapi import STATIC_PREFIX
+from tests.support.expectations import CredentialMaker, Request, World, registered
+from tests.support.helpers import PASSWORD, USERS, assert_problem, make_account, running_app, sign_up
 from tests.support.settings import make_settings
 
-
-@dataclass(frozen=True)
-class World:
-    """A victim user with a key, and the settings the app signs tokens with."""
-
-    victim: Account
-    key_id: str
-    settings: Settings
+EXPECTATIONS = registered()
 
 
-@pytest.fixture
-async def world(client: httpx.AsyncClient, db: AsyncConnection, settings: Settings) -> World:
-    victim = await make_account(client)
-    created = await client.post(API_KEYS, json={"name": "victim key"}, headers=victim.headers)
-    return World(victim=victim, key_id=created.json()["id"], settings=settings)
+def operations(world: World) -> dict[str, Request]:
+    """Every protected operation of every feature, aimed at the victim's resources."""
+    return {name: aim(world) for e in EXPECTATIONS for name, aim in e.protected.items()}
 
 
-def operations(world: World) -> dict[str, tuple[str, str, dict[str, object] | None]]:
-    """Every protected operation, aimed at the victim's resources."""
-    return {
-        "list users": ("GET", USERS, None),
-        "me": ("GET", f"{USERS}me", None),
-        "get user": ("GET", world.victim.path, None),
-        "patch user": ("PATCH", world.victim.path, {"full_name": "Mallory"}),
-        "delete user": ("DELETE", world.victim.path, None),
-        "create key": ("POST", API_KEYS, {"name": "stolen"}),
-        "list keys": ("GET", API_KEYS, None),
-        "revoke key": ("DELETE", f"{API_KEYS}{world.key_id}", None),
-    }
-
-
-OPERATIONS = ["list users", "me", "get user", "patch user", "delete user", "create key", "list keys", "revoke key"]
+OPERATIONS = [name for e in EXPECTATIONS for name in e.protected]
 
 
 def sign(claims: dict[str, object], secret: str, algorithm: str = "HS256") -> str:
@@ -70,9 +51,6 @@ def unsigned(claims: dict[str, object]) -> str:
         return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
     return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
-
-
-CredentialMaker = Callable[[httpx.AsyncClient, AsyncConnection, World], Awaitable[dict[str, str]]]
 
 
 async def no_credentials(client: httpx.AsyncClient, db: AsyncConnection, world: World) -> dict[str, str]:
@@ -123,50 +101,12 @@ async def token_of_a_deactivated_user(client: httpx.AsyncClient, db: AsyncConnec
     return sleeper.headers
 
 
-async def key_of(client: httpx.AsyncClient, account: Account) -> tuple[str, str]:
-    created = (await client.post(API_KEYS, json={"name": "k"}, headers=account.headers)).json()
-    return created["id"], created["key"]
-
-
-async def revoked_key(client: httpx.AsyncClient, db: AsyncConnection, world: World) -> dict[str, str]:
-    admin = await make_account(client, db, superuser=True)
-    key_id, key = await key_of(client, admin)
-    assert (await client.delete(f"{API_KEYS}{key_id}", headers=admin.headers)).status_code == 204
-    return {"X-API-Key": key}
-
-
-async def expired_key(client: httpx.AsyncClient, db: AsyncConnection, world: World) -> dict[str, str]:
-    admin = await make_account(client, db, superuser=True)
-    key_id, key = await key_of(client, admin)
-    await db.execute(
-        text("UPDATE api_keys SET expires_at = now() - interval '1 second' WHERE id = :id"), {"id": key_id}
-    )
-    return {"X-API-Key": key}
-
-
-async def key_of_a_deactivated_user(client: httpx.AsyncClient, db: AsyncConnection, world: World) -> dict:
-    admin = await make_account(client, db, superuser=True)
-    _, key = await key_of(client, admin)
-    await db.execute(text("UPDATE users SET is_active = false WHERE id = :id"), {"id": admin.id})
-    return {"X-API-Key": key}
-
-
-async def garbage_key(client: httpx.AsyncClient, db: AsyncConnection, world: World) -> dict[str, str]:
-    return {"X-API-Key": "qk_000000000000_" + "A" * 43}
-
-
-async def tampered_key(client: httpx.AsyncClient, db: AsyncConnection, world: World) -> dict[str, str]:
-    admin = await make_account(client, db, superuser=True)
-    _, key = await key_of(client, admin)
-    return {"X-API-Key": key[:-1] + ("B" if key[-1] != "B" else "C")}
-
-
 BAD_CREDENTIALS: dict[str, CredentialMaker] = {
     f.__name__: f
     for f in (
         no_credentials, garbage_token, wrong_scheme, token_signed_with_another_key, alg_none_token, expired_token,
         token_without_jti, token_for_a_non_uuid_subject, token_of_a_deleted_user, token_of_a_deactivated_user,
-        revoked_key, expired_key, key_of_a_deactivated_user, garbage_key, tampered_key,
+        *(maker for e in EXPECTATIONS for maker in e.bad_credentials),
     )
 }  # fmt: skip
 
@@ -183,9 +123,8 @@ async def test_a_bad_credential_is_401_on_every_protected_operation_and_changes_
 
     assert_problem(response, 401)
     assert response.headers["www-authenticate"] == "Bearer"
-    assert (await client.get(world.victim.path, headers=world.victim.headers)).json() == world.victim.user
-    keys = (await client.get(API_KEYS, headers=world.victim.headers)).json()
-    assert [k["id"] for k in keys["items"]] == [world.key_id]
+    for expectations in EXPECTATIONS:
+        await expectations.assert_victim_unchanged(client, world)
 
 
 # --- another user's resources -------------------------------------------------------------
@@ -200,24 +139,6 @@ async def test_a_normal_user_is_403_on_other_users(client: httpx.AsyncClient, wo
 
     assert_problem(response, 403)
     assert (await client.get(world.victim.path, headers=world.victim.headers)).json() == world.victim.user
-
-
-async def test_another_users_key_cannot_be_revoked_and_keeps_working(client: httpx.AsyncClient, world: World) -> None:
-    mallory = await make_account(client)
-
-    response = await client.delete(f"{API_KEYS}{world.key_id}", headers=mallory.headers)
-
-    assert_problem(response, 404, detail="API key not found")
-    keys = (await client.get(API_KEYS, headers=world.victim.headers)).json()
-    assert [k["id"] for k in keys["items"]] == [world.key_id]
-
-
-async def test_a_user_lists_only_its_own_keys(client: httpx.AsyncClient, world: World) -> None:
-    mallory = await make_account(client)
-
-    page = (await client.get(API_KEYS, headers=mallory.headers)).json()
-
-    assert (page["items"], page["total"]) == ([], 0)
 
 
 @pytest.mark.parametrize("flags", [{"is_active": False}, {"is_superuser": True}, {"is_superuser": False}])
@@ -251,18 +172,15 @@ async def test_a_superuser_may_act_on_other_users(
         assert after.status_code == 404
 
 
-async def test_deactivating_a_user_stops_its_tokens_and_keys_at_once(
+async def test_deactivating_a_user_stops_its_tokens_at_once(
     client: httpx.AsyncClient, db: AsyncConnection, world: World
 ) -> None:
     admin = await make_account(client, db, superuser=True)
-    _, key = await key_of(client, world.victim)
-    assert (await client.get(f"{USERS}me", headers={"X-API-Key": key})).status_code == 200
 
     deactivated = await client.patch(world.victim.path, json={"is_active": False}, headers=admin.headers)
 
     assert deactivated.status_code == 200
     assert_problem(await client.get(f"{USERS}me", headers=world.victim.headers), 401)
-    assert_problem(await client.get(f"{USERS}me", headers={"X-API-Key": key}), 401)
     reactivated = await client.patch(world.victim.path, json={"is_active": True}, headers=admin.headers)
     assert reactivated.status_code == 200
     assert (await client.get(f"{USERS}me", headers=world.victim.headers)).status_code == 200
@@ -301,7 +219,7 @@ async def test_sign_up_can_be_turned_off(database_url: URL) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/health/live", "/health/ready", "/docs", "/schema/openapi.json", "/", "/static/css/site.css"]
+    "path", ["/health/live", "/health/ready", "/docs", "/schema/openapi.json", "/", f"{STATIC_PREFIX}/css/site.css"]
 )
 async def test_public_routes_need_no_credentials(client: httpx.AsyncClient, path: str) -> None:
     assert (await client.get(path)).status_code == 200

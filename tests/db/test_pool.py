@@ -11,7 +11,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from quoin.db.pool import FairQueuePool
-from tests.support.helpers import API_KEYS, USERS, make_account, running_app
+from tests.support.helpers import USERS, make_account, running_app
 from tests.support.settings import make_settings
 
 
@@ -68,11 +68,9 @@ async def test_sixty_four_concurrent_authenticated_requests_succeed_on_a_tiny_po
     settings = make_settings(database_url, DB_POOL_SIZE=str(pool_size), DB_MAX_OVERFLOW="0", DB_POOL_TIMEOUT="5")
     async with running_app(settings) as (_, client):
         account = await make_account(client)
-        created = await client.post(API_KEYS, json={"name": "load"}, headers=account.headers)
-        key = {"X-API-Key": created.json()["key"]}
         requests = [
             *(client.get(account.path, headers=account.headers) for _ in range(24)),
-            *(client.get(f"{USERS}me", headers=key) for _ in range(20)),
+            *(client.get(f"{USERS}me", headers=account.headers) for _ in range(20)),
             *(client.patch(account.path, json={"full_name": f"Name {i}"}, headers=account.headers) for i in range(20)),
         ]
         responses: list[httpx.Response] = await asyncio.gather(*requests)

@@ -79,7 +79,24 @@ def test_serve_gives_up_with_an_error_when_the_database_never_answers(
     assert waited < timedelta(seconds=3)  # the 2 s budget, counted from the first attempt
     assert len(retries) >= 2
     assert [r["retry_in"] for r in retries[:2]] == [0.25, 0.5]
-    assert "ConnectionRefusedError" in str(gave_up[0]["reason"])
+    assert "nothing answers at 127.0.0.1:" in str(gave_up[0]["reason"])
+    assert "(connection refused)" in str(gave_up[0]["reason"])
+    assert all(line.startswith("{") for line in server.lines), "".join(server.lines)  # JSON lines only
+    assert "Traceback" not in "".join(server.lines)
+
+
+def test_serve_does_not_retry_a_database_that_does_not_exist(tmp_path: Path, database_url: URL) -> None:
+    missing = database_url.set(database="no_such_database")
+    server = ServeProcess(tmp_path, missing, DB_STARTUP_TIMEOUT="30")
+    code = server.process.wait(timeout=20)  # well within the start-up budget: nothing to wait for
+    server.stop()
+
+    [refused] = server.events("database refused; not retrying")
+    assert code != 0
+    assert server.events("database not ready; retrying") == []
+    assert str(refused["reason"]).startswith("database 'no_such_database' does not exist on 127.0.0.1:")
+    assert all(line.startswith("{") for line in server.lines), "".join(server.lines)
+    assert "Traceback" not in "".join(server.lines)
 
 
 def _connect_error(base: str) -> bool:

@@ -26,7 +26,6 @@ from tests.support.postgres_server import free_port
 
 USERS = "/api/v1/users/"
 TOKEN = "/api/v1/auth/token"
-API_KEYS = "/api/v1/api-keys/"
 PASSWORD = "correct horse battery"
 # What production start-up demands: a strong secret and encryption keys of its own.
 PRODUCTION = {
@@ -73,6 +72,14 @@ async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD)
     response = await client.post(TOKEN, data={"username": email, "password": password})
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+async def signed_up_token(client: httpx.AsyncClient, email: str) -> str:
+    """Sign ``email`` up and log in, through ``client``; the bearer token."""
+    assert (await client.post(USERS, json={"email": email, "password": PASSWORD})).status_code == 201
+    answer = await client.post(TOKEN, data={"username": email, "password": PASSWORD})
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["access_token"])
 
 
 async def make_account(

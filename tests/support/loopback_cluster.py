@@ -27,10 +27,25 @@ import httpx
 from dnslib import QTYPE, RR, A, DNSRecord
 from dnslib.server import DNSLogger, DNSServer
 
-from tests.support.helpers import clean_environment
+from tests.support.helpers import PRODUCTION, clean_environment
 from tests.support.postgres_server import free_port
+from tests.support.settings import FAST_HASHING
 
-__all__ = ["HAPROXY_CONFIG", "Instance", "LoopbackCluster"]
+__all__ = ["CLUSTER_LOGIN_LIMIT", "CLUSTER_SETTINGS", "HAPROXY_CONFIG", "Instance", "LoopbackCluster"]
+
+CLUSTER_LOGIN_LIMIT = 5
+# The instances' settings: production's, with limits a load test fits in but for logins, and a short drain.
+CLUSTER_SETTINGS = {
+    **PRODUCTION,
+    **FAST_HASHING,
+    "DB_POOL_SIZE": "5",
+    "DB_MAX_OVERFLOW": "5",
+    "DRAIN_SECONDS": "5",  # shorter than the default 10 s; still ≫ the balancer's 2 s to notice
+    "SHUTDOWN_TIMEOUT": "10",
+    "RATE_LIMIT_PER_MINUTE": "1000000",
+    "LOGIN_RATE_LIMIT_PER_MINUTE": str(CLUSTER_LOGIN_LIMIT),
+    "SIGNUP_RATE_LIMIT_PER_MINUTE": "1000000",  # the load test signs up continuously from one address
+}
 
 HAPROXY_CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "haproxy" / "haproxy.cfg"
 UPSTREAM_NAME = "quoin-app"

@@ -13,6 +13,7 @@ from quoin.auth.credentials import CredentialResolver
 from quoin.auth.openapi import document_operation_security
 from quoin.auth.principal import PrincipalLoader
 from quoin.config import SecuritySettings
+from quoin.core.http.openapi import add_openapi_correction
 from quoin.db.config import QuoinSQLAlchemyConfig
 
 __all__ = ["AuthPlugin"]
@@ -40,5 +41,5 @@ class AuthPlugin(InitPluginProtocol):
         """Install the credential middleware, document each operation's credentials, provide the issuer."""
         app_config = self.auth.on_app_init(app_config)
         app_config.dependencies["token_issuer"] = Provide(lambda: self._issuer, use_cache=True, sync_to_thread=False)
-        app_config.on_startup.append(document_operation_security)
+        add_openapi_correction(app_config, document_operation_security)
         return app_config

@@ -2,7 +2,7 @@
 
 A client sends the same access token on every request for its whole
 lifetime; checking its HMAC signature and decoding its claims again each
-time was about 5 % of a ``GET /users/{id}``. A verified token stays valid
+time was a visible share of a ``GET /users/{id}`` (docs/performance.md). A verified token stays valid
 until its ``exp`` (the signature and the other claims cannot change), so a
 remembered one is only checked for expiry. Nothing about the *user* is
 remembered: their row is still read on every request, so deactivation takes

@@ -8,19 +8,29 @@ SQLSTATE codes and exception types on the cause chain.
 
 from __future__ import annotations
 
+import errno
 import sqlite3
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import asyncpg
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import URL
 
 from quoin.core.errors import ConflictError, QuoinError, ServiceUnavailableError
 
-__all__ = ["DRIVER_ERRORS", "is_unique_violation", "original_error", "translate_database_error"]
+__all__ = [
+    "DRIVER_ERRORS",
+    "ConnectionFailure",
+    "connection_failure",
+    "is_unique_violation",
+    "original_error",
+    "translate_database_error",
+]
 
-# What the driver raises on its own: SQLAlchemy wraps errors of statements, but
-# not those of connecting (a server starting up or shutting down, too many
-# clients, a refused password), which reach the app as asyncpg's own.
+# What the driver raises on its own, outside SQLAlchemy: SQLAlchemy wraps errors of statements (and,
+# since 2.1, those of connecting too), but a statement run on the driver (quoin.db.direct) or a
+# connection closed under it can still raise asyncpg's own.
 DRIVER_ERRORS: tuple[type[Exception], ...] = (asyncpg.PostgresError, asyncpg.InterfaceError)
 
 _UNIQUE_VIOLATION = "23505"
@@ -73,6 +83,16 @@ def is_unique_violation(exc: BaseException) -> bool:
     return False
 
 
+def is_missing_table(exc: BaseException) -> bool:
+    """True when a statement named a table the database does not have (PostgreSQL or SQLite): not migrated."""
+    for error in _cause_chain(exc):
+        if _sqlstate(error) == "42P01":
+            return True
+        if isinstance(error, sqlite3.OperationalError) and str(error).startswith("no such table"):
+            return True
+    return False
+
+
 def _is_transient(error: BaseException) -> bool:
     if isinstance(error, sa_exc.TimeoutError | OSError | TimeoutError):
         return True
@@ -92,4 +112,40 @@ def translate_database_error(exc: BaseException) -> QuoinError | None:
         return ConflictError("A resource with the same unique value already exists")
     if any(_is_transient(error) for error in _cause_chain(exc)):
         return ServiceUnavailableError("The database is unavailable, retry later")
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionFailure:
+    """Why the app could not connect, said for an operator; ``permanent`` failures are not worth retrying."""
+
+    message: str
+    permanent: bool
+
+
+def connection_failure(exc: BaseException, url: URL) -> ConnectionFailure | None:
+    """What went wrong connecting to ``url``, naming the settings to fix; None if ``exc`` is not about connecting."""
+    where = f"{url.host or 'localhost'}:{url.port or 5432}"
+    settings = "DATABASE_URL (or the POSTGRES_* settings)"
+    by_sqlstate = {
+        "28": (f"PostgreSQL at {where} refused the login of {url.username!r}: check user and password in {settings}",
+               True),
+        "3D000": (f"database {url.database!r} does not exist on {where}: create it, or fix its name in {settings}",
+                  True),
+        "57P03": (f"PostgreSQL at {where} is starting up or shutting down", False),
+        "53300": (f"PostgreSQL at {where} has no connection slot left", False),
+    }  # fmt: skip
+    for error in _cause_chain(exc):
+        state = _sqlstate(error) or ""
+        for prefix, (message, permanent) in by_sqlstate.items():
+            if state.startswith(prefix):
+                return ConnectionFailure(message, permanent)
+        if isinstance(error, TimeoutError | sa_exc.TimeoutError):
+            return ConnectionFailure(f"PostgreSQL at {where} did not answer within DB_CONNECT_TIMEOUT", permanent=False)
+        if isinstance(error, OSError):
+            refused = isinstance(error, ConnectionRefusedError) or error.errno == errno.ECONNREFUSED
+            reason = "connection refused" if refused else (error.strerror or str(error))
+            return ConnectionFailure(
+                f"nothing answers at {where} ({reason}): is PostgreSQL running there? Check {settings}", False
+            )
     return None

@@ -24,9 +24,10 @@ from sqlalchemy.engine import Connection
 
 from quoin.core.runtime.drain import DRAINING
 from quoin.db.config import VERSION_TABLE
+from quoin.db.errors import connection_failure
 from quoin.db.migrations import alembic_config
 
-__all__ = ["database_waiter"]
+__all__ = ["DatabaseNotReadyError", "database_waiter"]
 
 _FIRST_DELAY = 0.25
 _MAX_DELAY = 5.0
@@ -42,6 +43,10 @@ def _current_revisions(connection: Connection) -> set[str]:
 async def _stopped_during(seconds: float) -> bool:
     """Sleep ``seconds`` unless a SIGTERM arrives first (an orchestrator gave up on this instance)."""
     return await asyncio.to_thread(DRAINING.wait, seconds)
+
+
+class DatabaseNotReadyError(RuntimeError):
+    """Start-up gave up on the database; the message says why, for an operator."""
 
 
 def database_waiter(db_config: SQLAlchemyAsyncConfig, timeout: float) -> Callable[[], Awaitable[None]]:
@@ -61,8 +66,12 @@ def database_waiter(db_config: SQLAlchemyAsyncConfig, timeout: float) -> Callabl
             try:
                 async with db_config.get_engine().connect() as connection:
                     current = await connection.run_sync(_current_revisions)
-            except Exception as exc:  # any failure to connect is "not yet"
-                reason = f"unreachable: {type(exc).__name__}"
+            except Exception as exc:  # a failure to connect is "not yet", unless it will never get better
+                failure = connection_failure(exc, db_config.get_engine().url)
+                if failure is not None and failure.permanent:
+                    _log.error("database refused; not retrying", reason=failure.message)
+                    raise DatabaseNotReadyError(failure.message) from None
+                reason = failure.message if failure else f"unreachable: {type(exc).__name__}"
             else:
                 if current == wanted:
                     if attempt > 1:
@@ -75,12 +84,12 @@ def database_waiter(db_config: SQLAlchemyAsyncConfig, timeout: float) -> Callabl
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 _log.error("database not ready; giving up", attempts=attempt, reason=reason, timeout=timeout)
-                raise RuntimeError(f"database not ready after {timeout:g} s: {reason}")
+                raise DatabaseNotReadyError(f"database not ready after {timeout:g} s: {reason}")
             pause = min(delay, remaining)
             _log.warning("database not ready; retrying", attempt=attempt, reason=reason, retry_in=round(pause, 2))
             if await _stopped_during(pause):
                 _log.info("stopped while waiting for the database")
-                raise RuntimeError("stopped while waiting for the database")
+                raise DatabaseNotReadyError("stopped while waiting for the database")
             delay = min(delay * 2, _MAX_DELAY)
 
     return wait_for_database

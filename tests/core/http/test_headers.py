@@ -6,12 +6,13 @@ import httpx
 import pytest
 from sqlalchemy.engine import URL
 
+from quoin.core.http.openapi import STATIC_PREFIX
 from tests.support.helpers import PRODUCTION, TOKEN, USERS, assert_problem, running_app
 from tests.support.settings import make_settings
 
 
 @pytest.mark.parametrize(
-    "path", ["/api/v1/users/me", "/health/live", "/no/such/route", "/docs", "/", "/static/css/site.css"]
+    "path", ["/api/v1/users/me", "/health/live", "/no/such/route", "/docs", "/", f"{STATIC_PREFIX}/css/site.css"]
 )
 async def test_every_response_carries_the_security_headers(client: httpx.AsyncClient, path: str) -> None:
     response = await client.get(path)

@@ -30,7 +30,6 @@ from quoin.core.http.routes import PUBLIC
 from quoin.core.observability.metrics_server import metrics_listener
 from quoin.core.observability.tracing import TRACING_STATE_KEY, Tracing
 from tests.support.helpers import (
-    API_KEYS,
     PASSWORD,
     TOKEN,
     USERS,
@@ -40,38 +39,9 @@ from tests.support.helpers import (
     running_app,
     unique_email,
 )
+from tests.support.logs import LogCapture
 from tests.support.postgres_server import DatabaseFactory, free_port
 from tests.support.settings import make_settings
-
-
-class LogCapture(logging.Handler):
-    """Collects log lines exactly as the app's stdout handler renders them."""
-
-    def __init__(self, formatter: logging.Formatter | None) -> None:
-        super().__init__(level=logging.DEBUG)
-        self.setFormatter(formatter)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(self.format(record))
-
-    def events(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.lines]
-
-    def access(self, route: str | None = None) -> list[dict[str, Any]]:
-        return [e for e in self.events() if e["event"] == "request" and (route is None or e["route"] == route)]
-
-
-@pytest.fixture
-def logs(app: Litestar) -> Iterator[LogCapture]:
-    root = logging.getLogger()
-    app_handler = next(h for h in root.handlers if not isinstance(h, LogCapture) and h.formatter is not None)
-    capture = LogCapture(app_handler.formatter)
-    root.addHandler(capture)
-    try:
-        yield capture
-    finally:
-        root.removeHandler(capture)
 
 
 @pytest.fixture(scope="session")
@@ -163,6 +133,27 @@ async def test_an_unsampled_new_trace_skips_tracing_and_a_callers_trace_is_still
     [server] = [s for s in exporter.get_finished_spans() if s.kind is SpanKind.SERVER]
     assert format(server.context.trace_id, "032x") == TRACE_ID  # the caller sampled it: recorded at ratio 0
     assert logs.access()[-1]["trace_id"] == TRACE_ID
+
+
+@pytest.mark.parametrize(
+    ("sampler", "callers_flag", "recorded"),
+    [
+        ("always_off", "01", False),  # the caller sampled; a sampler that ignores callers still says no
+        ("always_on", "00", True),  # the caller did not sample; this sampler records anyway
+        ("parentbased_always_off", "01", True),  # the caller decides
+        ("parentbased_always_on", "00", False),
+    ],
+)
+async def test_otel_traces_sampler_decides_whether_a_callers_trace_is_followed(
+    database_url: URL, sampler: str, callers_flag: str, recorded: bool
+) -> None:
+    async with running_app(make_settings(database_url, OTEL_TRACES_SAMPLER=sampler)) as (app, client):
+        with traced_app_logs(app) as (exporter, _):
+            traceparent = f"00-{TRACE_ID}-{PARENT_SPAN_ID}-{callers_flag}"
+            assert (await client.get("/api/v1/nowhere", headers={"traceparent": traceparent})).status_code == 404
+
+    servers = [s for s in exporter.get_finished_spans() if s.kind is SpanKind.SERVER]
+    assert len(servers) == int(recorded)
 
 
 async def test_new_traces_are_sampled_at_the_configured_ratio(database_url: URL) -> None:
@@ -257,19 +248,18 @@ async def test_secrets_and_personal_data_never_reach_the_logs(
     await client.post(USERS, json={"email": email, "password": password, "full_name": "Private Person"})
     token = (await client.post(TOKEN, data={"username": email, "password": password})).json()["access_token"]
     bearer = {"Authorization": f"Bearer {token}"}
-    key = (await client.post(API_KEYS, json={"name": "secret-key"}, headers=bearer)).json()["key"]
-    await client.get(f"{USERS}me", headers={"X-API-Key": key, "Cookie": f"session={token}"})
+    await client.get(f"{USERS}me", headers={**bearer, "Cookie": f"session={token}"})
     await client.post(USERS, json={"email": email.upper(), "password": password})  # 409
     await client.post(TOKEN, data={"username": email, "password": password + "x"})  # 401
-    await client.get("/api/v1/nowhere", headers={**bearer, "X-API-Key": key})  # 404
-    structlog.get_logger("test").info("careless", password=password, authorization=token, api_key=key)
+    await client.get("/api/v1/nowhere", headers=bearer)  # 404
+    structlog.get_logger("test").info("careless", password=password, authorization=token)
 
     text = "\n".join(logs.lines)
-    assert len(logs.access()) == 7
-    for secret in (password, token, key, email, email.upper(), "Private Person"):
+    assert len(logs.access()) == 6
+    for secret in (password, token, email, email.upper(), "Private Person"):
         assert secret not in text, secret
     [careless] = [e for e in logs.events() if e["event"] == "careless"]
-    assert careless["password"] == careless["authorization"] == careless["api_key"] == "[redacted]"
+    assert careless["password"] == careless["authorization"] == "[redacted]"
 
 
 async def test_a_crash_logs_the_trace_with_request_and_trace_ids_and_marks_the_span(database_url: URL) -> None:
@@ -352,7 +342,7 @@ async def test_console_logs_show_tracebacks_without_local_variables(database_url
 
 
 async def test_with_otel_disabled_nothing_is_installed_and_logs_carry_no_trace(database_url: URL) -> None:
-    async with running_app(make_settings(database_url, OTEL_ENABLED="false")) as (app, client):
+    async with running_app(make_settings(database_url, OTEL_SDK_DISABLED="true")) as (app, client):
         capture = LogCapture(next(h for h in logging.getLogger().handlers if h.formatter is not None).formatter)
         logging.getLogger().addHandler(capture)
         try:

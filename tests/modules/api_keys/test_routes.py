@@ -8,9 +8,12 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tests.support.helpers import API_KEYS, USERS, Account, assert_problem, make_account
+from tests.modules.api_keys.expectations import API_KEYS
+from tests.support.helpers import PRODUCTION, USERS, Account, assert_problem, make_account, running_app
+from tests.support.settings import make_settings
 
 KEY_SHAPE = re.compile(r"qk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}")
 LISTED_FIELDS = {"id", "name", "prefix", "created_at", "expires_at", "last_used_at"}
@@ -199,3 +202,17 @@ async def test_listing_keys_with_out_of_range_paging_is_422(
     client: httpx.AsyncClient, owner: Account, params: dict[str, str]
 ) -> None:
     assert_problem(await client.get(API_KEYS, params=params, headers=owner.headers), 422)
+
+
+async def test_browsers_may_send_the_key_header_cross_origin(database_url: URL) -> None:
+    settings = make_settings(database_url, **PRODUCTION, CORS_ALLOW_ORIGINS="https://app.example.com")
+    preflight = {
+        "Origin": "https://app.example.com",
+        "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "X-API-Key",
+    }
+    async with running_app(settings) as (_, client):
+        answer = await client.options(API_KEYS, headers=preflight)
+
+    assert answer.status_code == 204
+    assert "x-api-key" in answer.headers["access-control-allow-headers"].lower()

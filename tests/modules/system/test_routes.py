@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import re
 from typing import Any
 
 import httpx
 import pytest
 from litestar import Litestar
+from litestar.routes import HTTPRoute
 from sqlalchemy import event
 from sqlalchemy.engine import URL
 
+from quoin import __version__
+from quoin.config import Settings
+from quoin.core.http.openapi import STATIC_PREFIX
+from quoin.feature import credential_resolvers
+from quoin.modules import FEATURES
+from tests.support.expectations import registered
 from tests.support.helpers import USERS, assert_problem, engine_of, running_app
 from tests.support.settings import make_settings
 
@@ -87,7 +95,8 @@ async def test_docs_page_loads_only_assets_served_by_the_app(client: httpx.Async
 
 
 @pytest.mark.parametrize(
-    "path", ["/schema/nope", "/schema/openapi.yaml", "/schema/swagger", "/schema/a/b", "/docs/x", "/static/nope.js"]
+    "path",
+    ["/schema/nope", "/schema/openapi.yaml", "/schema/swagger", "/schema/a/b", "/docs/x", f"{STATIC_PREFIX}/nope.js"],
 )
 async def test_an_unknown_docs_path_is_a_404_problem(client: httpx.AsyncClient, path: str) -> None:
     assert_problem(await client.get(path), 404)
@@ -101,12 +110,31 @@ async def test_the_docs_pages_are_served_under_schema_too(client: httpx.AsyncCli
     assert response.headers["content-type"].startswith("text/html")
 
 
-async def test_the_vendored_scalar_script_is_served(client: httpx.AsyncClient) -> None:
-    response = await client.get("/static/vendor/scalar/standalone.js")
+async def test_the_vendored_scalar_script_is_served_compressed_and_cached_for_a_year(
+    client: httpx.AsyncClient,
+) -> None:
+    script = f"{STATIC_PREFIX}/vendor/scalar/standalone.js"
+    async with client.stream("GET", script, headers={"Accept-Encoding": "gzip"}) as response:
+        sent = b"".join([chunk async for chunk in response.aiter_raw()])
+    plain = await client.get(script, headers={"Accept-Encoding": "identity"})
 
     assert response.status_code == 200
     assert "javascript" in response.headers["content-type"]
-    assert len(response.content) > 1_000_000
+    assert response.headers["content-encoding"] == "gzip"
+    assert len(plain.content) > 1_000_000
+    assert len(sent) < len(plain.content) / 2
+    assert set(response.headers["cache-control"].split(", ")) == {"public", "max-age=31536000", "immutable"}
+    assert "content-encoding" not in plain.headers
+    assert gzip.decompress(sent) == plain.content
+
+
+async def test_static_paths_carry_the_version_and_api_answers_are_not_compressed(client: httpx.AsyncClient) -> None:
+    unversioned = await client.get("/static/css/site.css")
+    api = await client.get("/health/live", headers={"Accept-Encoding": "gzip"})
+
+    assert f"/static/{__version__}" == STATIC_PREFIX
+    assert unversioned.status_code == 404
+    assert "content-encoding" not in api.headers
 
 
 async def test_landing_page_links_to_the_docs_and_its_stylesheet(client: httpx.AsyncClient) -> None:
@@ -115,8 +143,8 @@ async def test_landing_page_links_to_the_docs_and_its_stylesheet(client: httpx.A
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert 'href="/docs"' in response.text
-    assert 'href="/static/css/site.css"' in response.text
-    assert (await client.get("/static/css/site.css")).status_code == 200
+    assert f'href="{STATIC_PREFIX}/css/site.css"' in response.text
+    assert (await client.get(f"{STATIC_PREFIX}/css/site.css")).status_code == 200
 
 
 # --- OpenAPI ------------------------------------------------------------------------------
@@ -155,30 +183,19 @@ def test_openapi_user_schema_is_exactly_the_public_fields(openapi: dict[str, Any
         }  # fmt: skip
 
 
-EXPECTED_ERRORS = {
-    ("/api/v1/users", "post"): {"400", "403", "409", "413", "415", "422", "429", "500", "503"},
-    ("/api/v1/users", "get"): {"401", "403", "422", "429", "500", "503"},
-    ("/api/v1/users/me", "get"): {"401", "429", "500", "503"},
-    ("/api/v1/users/{user_id}", "get"): {"401", "403", "404", "429", "500", "503"},
-    ("/api/v1/users/{user_id}", "patch"): {"400", "401", "403", "404", "409", "413", "415", "422", "429", "500", "503"},
-    ("/api/v1/users/{user_id}", "delete"): {"401", "403", "404", "429", "500", "503"},
-    ("/api/v1/auth/token", "post"): {"400", "401", "413", "415", "422", "429", "500", "503"},
-    ("/api/v1/api-keys", "post"): {"400", "401", "413", "415", "422", "429", "500", "503"},
-    ("/api/v1/api-keys", "get"): {"401", "422", "429", "500", "503"},
-    ("/api/v1/api-keys/{key_id}", "delete"): {"401", "404", "429", "500", "503"},
-    ("/health/live", "get"): set(),
-    ("/health/ready", "get"): {"503"},
-}
+EXPECTATIONS = registered()
+DOCUMENTED_ERRORS = {operation: errors for e in EXPECTATIONS for operation, errors in e.documented_errors.items()}
+PUBLIC_OPERATIONS = {operation for e in EXPECTATIONS for operation in e.public}
 
 
-@pytest.mark.parametrize(("path", "method"), list(EXPECTED_ERRORS))
+@pytest.mark.parametrize(("path", "method"), list(DOCUMENTED_ERRORS))
 def test_openapi_documents_every_error_status_as_problem_details(
     openapi: dict[str, Any], path: str, method: str
 ) -> None:
     responses = openapi["paths"][path][method]["responses"]
     errors = {code: spec for code, spec in responses.items() if code.startswith(("4", "5"))}
 
-    assert set(errors) == EXPECTED_ERRORS[(path, method)]
+    assert set(errors) == DOCUMENTED_ERRORS[(path, method)]
     for spec in errors.values():
         assert list(spec["content"]) == ["application/problem+json"]
 
@@ -192,36 +209,51 @@ def test_openapi_documents_the_redis_field_of_readiness(openapi: dict[str, Any])
     assert set(schema["required"]) == {"status", "redis"}
 
 
-def test_openapi_covers_every_operation_of_the_app(openapi: dict[str, Any]) -> None:
+def test_every_operation_of_the_app_is_documented_and_expected_by_its_feature(
+    app: Litestar, openapi: dict[str, Any]
+) -> None:
+    served = {
+        (route.path_format, method.lower())
+        for route in app.routes
+        if isinstance(route, HTTPRoute)
+        for handler in route.route_handlers
+        if handler.resolve_include_in_schema()
+        for method in handler.http_methods
+    }
     documented = {(path, method) for path, item in openapi["paths"].items() for method in item}
 
-    assert documented == set(EXPECTED_ERRORS)
+    assert documented == served
+    assert documented == set(DOCUMENTED_ERRORS)
+    assert len(DOCUMENTED_ERRORS) == sum(len(e.documented_errors) for e in EXPECTATIONS)  # no feature claims another's
 
 
-PUBLIC_OPERATIONS = {
-    ("/api/v1/users", "post"),
-    ("/api/v1/auth/token", "post"),
-    ("/health/live", "get"),
-    ("/health/ready", "get"),
-}
+def registered_schemes(settings: Settings) -> list[str]:
+    """The bearer token's scheme, then each registered credential's, in feature order."""
+    return ["OAuth2PasswordBearer", *(resolver.scheme_name for resolver in credential_resolvers(FEATURES, settings))]
 
 
-@pytest.mark.parametrize(("path", "method"), list(EXPECTED_ERRORS))
-def test_openapi_states_the_credentials_of_every_operation(openapi: dict[str, Any], path: str, method: str) -> None:
+@pytest.mark.parametrize(("path", "method"), list(DOCUMENTED_ERRORS))
+def test_openapi_states_the_credentials_of_every_operation(
+    openapi: dict[str, Any], settings: Settings, path: str, method: str
+) -> None:
     security = openapi["paths"][path][method]["security"]
 
     if (path, method) in PUBLIC_OPERATIONS:
         assert security == []
     else:
-        assert security == [{"OAuth2PasswordBearer": []}, {"APIKeyHeader": []}]
+        assert security == [{scheme: []} for scheme in registered_schemes(settings)]
 
 
-def test_openapi_declares_the_password_flow_and_the_api_key_header(openapi: dict[str, Any]) -> None:
+def test_openapi_declares_the_password_flow_and_every_registered_credential(
+    openapi: dict[str, Any], settings: Settings
+) -> None:
     schemes = openapi["components"]["securitySchemes"]
 
+    assert list(schemes) == registered_schemes(settings)
     assert schemes["OAuth2PasswordBearer"]["type"] == "oauth2"
     assert schemes["OAuth2PasswordBearer"]["flows"]["password"]["tokenUrl"] == "/api/v1/auth/token"
-    assert schemes["APIKeyHeader"] == {**schemes["APIKeyHeader"], "type": "apiKey", "name": "X-API-Key", "in": "header"}
+    for resolver in credential_resolvers(FEATURES, settings):
+        assert schemes[resolver.scheme_name] == resolver.scheme.to_schema()
 
 
 def test_openapi_list_parameters_use_the_contract_names(openapi: dict[str, Any]) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from http import HTTPStatus
 
 from litestar.config.cors import CORSConfig
@@ -57,8 +57,13 @@ def security_headers(*, hsts: bool) -> Callable[[Message, Scope], Awaitable[None
     return add_security_headers
 
 
-def cors_config(settings: HttpSettings, *, development: bool) -> CORSConfig | None:
-    """CORS: the configured origins; in development any origin when none are configured (never with credentials)."""
+def cors_config(
+    settings: HttpSettings, *, development: bool, credential_headers: Sequence[str] = ()
+) -> CORSConfig | None:
+    """CORS: the configured origins; in development any origin when none are configured (never with credentials).
+
+    Browsers may send ``Authorization`` and the headers of the registered credentials (``credential_headers``).
+    """
     origins = settings.cors_origins or (["*"] if development else [])
     if not origins:
         return None
@@ -66,7 +71,7 @@ def cors_config(settings: HttpSettings, *, development: bool) -> CORSConfig | No
         allow_origins=origins,
         # Credentials never go with a wildcard (start-up refuses that when configured; here it is the dev default).
         allow_credentials=settings.cors_allow_credentials and "*" not in origins,
-        allow_headers=["Authorization", "Content-Type", "X-API-Key", REQUEST_ID_HEADER],
+        allow_headers=["Authorization", "Content-Type", *credential_headers, REQUEST_ID_HEADER],
         expose_headers=[REQUEST_ID_HEADER, "Location", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining",
                         "RateLimit-Reset"],
     )  # fmt: skip

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http import HTTPStatus
 from typing import Any
 
 import msgspec
 from litestar import Litestar, Request, Response, Router, get
+from litestar.config.app import AppConfig
 from litestar.enums import MediaType
 from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.plugins import ScalarRenderPlugin
-from litestar.openapi.spec import Components, Contact, Operation
+from litestar.openapi.spec import Components, Contact, License, OpenAPI, Operation
 
 from quoin import __version__
 from quoin.core.http.routes import PUBLIC
@@ -28,7 +29,8 @@ __all__ = [
     "problem_responses",
 ]
 
-STATIC_PREFIX = "/static"
+# Versioned: a release serves its assets under new paths, so browsers may keep each one for a year.
+STATIC_PREFIX = f"/static/{__version__}"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 _docs_renderer = ScalarRenderPlugin(
@@ -98,6 +100,7 @@ def openapi_config() -> OpenAPIConfig:
         version=__version__,
         description="A production-grade REST API template. Errors are RFC 9457 problem details.",
         contact=Contact(name="QuoinAPI maintainers"),
+        license=License(name="MIT", identifier="MIT"),
         # Litestar adds the document, the docs page and its catch-all 404 page to this router.
         openapi_router=Router(
             "/schema", route_handlers=[], include_in_schema=False, after_request=_not_found_as_problem
@@ -106,6 +109,30 @@ def openapi_config() -> OpenAPIConfig:
         use_handler_docstrings=True,
         components=Components(),
     )
+
+
+OpenAPICorrection = Callable[[Litestar], None]
+_CORRECTIONS_STATE_KEY = "quoin.openapi_corrections"
+_CORRECTED_STATE_KEY = "quoin.openapi_corrected"
+
+
+def add_openapi_correction(app_config: AppConfig, correction: OpenAPICorrection) -> None:
+    """Have ``correction`` applied to Litestar's document before it is served or exported (``corrected_openapi``)."""
+    app_config.state[_CORRECTIONS_STATE_KEY] = [*app_config.state.get(_CORRECTIONS_STATE_KEY, ()), correction]
+
+
+def corrected_openapi(app: Litestar) -> OpenAPI:
+    """Litestar's document with every registered correction applied, once: what is served and what is exported.
+
+    Litestar has no hook after it builds the document, so the app's start-up
+    applies the corrections and so does ``quoin schema openapi``, which never
+    starts the app: both read the same document.
+    """
+    if not app.state.get(_CORRECTED_STATE_KEY):
+        for correction in app.state.get(_CORRECTIONS_STATE_KEY, ()):
+            correction(app)
+        app.state[_CORRECTED_STATE_KEY] = True
+    return app.openapi_schema
 
 
 def drop_generated_error_responses(app: Litestar) -> None:
@@ -149,4 +176,4 @@ def declare_closed_schemas(app: Litestar) -> None:
 @get("/docs", include_in_schema=False, media_type=MediaType.HTML, sync_to_thread=False, opt=PUBLIC)  # public
 def docs_page(request: Request[Any, Any, Any]) -> bytes:
     """The Scalar API reference, rendered offline."""
-    return _docs_renderer.render(request, request.app.openapi_schema.to_schema())
+    return _docs_renderer.render(request, corrected_openapi(request.app).to_schema())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from litestar.config.app import AppConfig
 from litestar.plugins import InitPluginProtocol
@@ -21,13 +21,21 @@ class HttpPlugin(InitPluginProtocol):
     """Every answer a problem document when it is an error, with its request id and security headers.
 
     ``problems`` adds converters of other layers' exceptions (the database's);
-    also the rules every request body follows.
+    ``credential_headers`` are the features' credential headers, which CORS
+    lets browsers send. Also the rules every request body follows.
     """
 
-    def __init__(self, http: HttpSettings, app: AppSettings, problems: Mapping[type[Exception], ProblemConverter]):
+    def __init__(
+        self,
+        http: HttpSettings,
+        app: AppSettings,
+        problems: Mapping[type[Exception], ProblemConverter],
+        credential_headers: Sequence[str] = (),
+    ) -> None:
         self._http = http
         self._app = app
         self._problems = problems
+        self._credential_headers = credential_headers
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         """Register the edge's hooks, middleware and configs."""
@@ -42,5 +50,7 @@ class HttpPlugin(InitPluginProtocol):
         ]
         app_config.before_request = require_declared_media_type
         app_config.request_class = StrictJSONRequest
-        app_config.cors_config = cors_config(self._http, development=self._app.is_development)
+        app_config.cors_config = cors_config(
+            self._http, development=self._app.is_development, credential_headers=self._credential_headers
+        )
         return app_config

@@ -26,6 +26,7 @@ from opentelemetry.trace import Status, StatusCode
 
 from quoin.core.errors import BadRequestError, FieldError, QuoinError, ValidationError
 from quoin.core.http.request_id import request_id_of
+from quoin.core.text import human_message
 
 __all__ = ["ProblemConverter", "crash", "problem", "problem_details_plugin", "render_problem"]
 _GENERIC_CRASH_DETAIL = "An unexpected error occurred; it has been logged"
@@ -106,9 +107,9 @@ def _field_errors_extra(errors: list[FieldError]) -> dict[str, Any]:
 def _field_error(message: str, field: str = "body") -> FieldError:
     """Name the failing field from a msgspec message; ``field`` is the fallback (the whole body)."""
     if located := _MSGSPEC_PATH.search(message):
-        return FieldError(field=located.group(1) or field, message=message[: located.start()])
+        return FieldError(field=located.group(1) or field, message=human_message(message[: located.start()]))
     named = _MSGSPEC_NAMED_FIELD.search(message)
-    return FieldError(field=named.group(1) if named else field, message=message)
+    return FieldError(field=named.group(1) if named else field, message=human_message(message))
 
 
 def _decoding_failure(exc: BaseException) -> QuoinError | None:

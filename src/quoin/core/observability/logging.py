@@ -11,6 +11,7 @@ secret-looking keys are masked before rendering.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import MutableMapping
 from typing import Any
@@ -23,7 +24,7 @@ from structlog.typing import Processor
 
 from quoin.config import AppSettings, LogFormat
 
-__all__ = ["REDACTED", "SENSITIVE_KEYS", "structlog_plugin"]
+__all__ = ["REDACTED", "SENSITIVE_KEYS", "TracebackToLastLine", "structlog_plugin"]
 
 REDACTED = "[redacted]"
 SENSITIVE_KEYS = frozenset(
@@ -84,6 +85,29 @@ def _renderer(log_format: LogFormat) -> Processor:
     )
 
 
+# The line naming an exception in a formatted traceback: "package.module.SomeError: what went wrong".
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*: ")
+
+
+class TracebackToLastLine(logging.Filter):
+    """Shortens a logged traceback to its last line (the exception and its message).
+
+    uvicorn logs a failed start-up as the whole formatted traceback (an
+    exception group's, as Litestar runs start-up hooks in a task group); the
+    operator's error (a database that refused, a schema never migrated) is its
+    innermost exception's line. Installed unless the log level is DEBUG.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep the record, with a traceback message cut to its innermost exception's line."""
+        message = record.getMessage()
+        if "Traceback (most recent call last):" in message.partition("\n")[0]:
+            lines = (line.lstrip(" |+-") for line in reversed(message.splitlines()))
+            record.msg = next((line for line in lines if _EXCEPTION_LINE.match(line)), record.msg)
+            record.args = None
+        return True
+
+
 def structlog_plugin(settings: AppSettings, *, echo_sql: bool = False) -> StructlogPlugin:
     """The plugin that configures structlog and the standard library to log through one handler.
 
@@ -104,13 +128,19 @@ def structlog_plugin(settings: AppSettings, *, echo_sql: bool = False) -> Struct
     quiet = {"level": "WARNING", "handlers": [], "propagate": True}
     stdlib = LoggingConfig(
         formatters={"quoin": formatter},
+        filters={"traceback_to_last_line": {"()": TracebackToLastLine}},
         handlers={"stdout": {"class": "logging.StreamHandler", "formatter": "quoin", "stream": "ext://sys.stdout"}},
         root={"level": logging.getLevelName(level), "handlers": ["stdout"]},
         loggers={
             "litestar": {"level": logging.getLevelName(level), "handlers": [], "propagate": True},
             # uvicorn's own access lines are replaced by ours; its error log stays.
             "uvicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
-            "uvicorn.error": {"level": logging.getLevelName(level), "handlers": [], "propagate": True},
+            "uvicorn.error": {
+                "level": logging.getLevelName(level),
+                "handlers": [],
+                "propagate": True,
+                "filters": [] if level <= logging.DEBUG else ["traceback_to_last_line"],
+            },
             "sqlalchemy.engine": {"level": "INFO" if echo_sql else "WARNING", "handlers": [], "propagate": True},
             # The pool logs under its class's module: ours, outside the "sqlalchemy" tree that SQLAlchemy quiets.
             "quoin.db.pool": quiet,

@@ -23,7 +23,7 @@ class ObservabilityPlugin(InitPluginProtocol):
     def __init__(self, app: AppSettings, telemetry: TelemetrySettings, *, echo_sql: bool = False) -> None:
         self._app = app
         self._echo_sql = echo_sql
-        self.tracing = Tracing(telemetry) if telemetry.otel_enabled else None
+        self.tracing = None if telemetry.otel_sdk_disabled else Tracing(telemetry)
 
     @property
     def engine_hooks(self) -> list[Callable[[AsyncEngine], None]]:

@@ -1,10 +1,12 @@
 """OpenTelemetry tracing: a tracer provider per app, HTTP server spans, SQL child spans, OTLP export.
 
-A request that continues a caller's trace (W3C ``traceparent``) is traced
-as the caller decided; a new trace is sampled by ``OTEL_TRACES_SAMPLER_ARG``
+OpenTelemetry's variables configure it. With a ``parentbased_*`` sampler (the
+default) a request that continues a caller's trace (W3C ``traceparent``) is
+traced as the caller decided; every other request is sampled by the sampler
 before any instrumentation runs, so an unsampled request costs nothing here
-(``HeadSampledMiddleware``). Spans are exported over OTLP/HTTP only when an
-endpoint is configured. ``OTEL_ENABLED=false`` installs nothing at all.
+(``HeadSampledMiddleware``). Spans are exported over OTLP (``http/protobuf``,
+or ``grpc`` when its exporter is installed) only when an endpoint is
+configured. ``OTEL_SDK_DISABLED=true`` installs nothing at all.
 """
 
 from __future__ import annotations
@@ -23,12 +25,12 @@ from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from quoin import __version__
-from quoin.config import TelemetrySettings
+from quoin.config import OtlpProtocol, TelemetrySettings
 
 __all__ = ["TRACING_STATE_KEY", "UNTRACED_PATHS", "HeadSampledConfig", "HeadSampledMiddleware", "Tracing"]
 
@@ -44,15 +46,16 @@ class Tracing:
     def __init__(self, settings: TelemetrySettings) -> None:
         self.provider = TracerProvider(
             resource=Resource.create({SERVICE_NAME: settings.otel_service_name, "service.version": __version__}),
-            # New traces are sampled by HeadSampledMiddleware: the ones that reach the provider are kept.
-            sampler=ParentBased(ALWAYS_ON),
+            # HeadSampledMiddleware samples: the requests that reach the provider are kept,
+            # as their caller decided when the sampler follows it.
+            sampler=ParentBased(ALWAYS_ON) if settings.follows_parent else ALWAYS_ON,
         )
-        self.new_trace_ratio = settings.otel_traces_sampler_arg
+        self.new_trace_ratio = settings.new_trace_ratio
+        self.follows_parent = settings.follows_parent
         if endpoint := settings.traces_endpoint:
-            # Imported only here: the exporter brings protobuf, which a process that exports nothing need not load.
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter  # noqa: PLC0415
-
-            self.provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+            self.provider.add_span_processor(
+                BatchSpanProcessor(_exporter(settings.otel_exporter_otlp_protocol, endpoint))
+            )
 
     def middleware(self) -> DefineMiddleware:
         """Server spans for traced requests, named after the route by the observer.
@@ -69,6 +72,7 @@ class Tracing:
             exclude_spans=["receive", "send"],
             middleware_class=HeadSampledMiddleware,
             new_trace_ratio=self.new_trace_ratio,
+            follows_parent=self.follows_parent,
         ).middleware
 
     def instrument_engine(self, engine: AsyncEngine) -> None:
@@ -92,18 +96,33 @@ class Tracing:
 
 @dataclass
 class HeadSampledConfig(OpenTelemetryConfig):
-    """Litestar's OpenTelemetry config, plus the share of new traces to record."""
+    """Litestar's OpenTelemetry config, plus the share of traces to record and whether a caller's trace decides."""
 
     new_trace_ratio: float = 1.0
+    follows_parent: bool = True
+
+
+def _exporter(protocol: OtlpProtocol, endpoint: str) -> SpanExporter:
+    """The OTLP exporter for ``protocol``, imported here only: processes that export nothing load no protobuf."""
+    if protocol is OtlpProtocol.GRPC:
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (  # type: ignore[import-not-found]  # noqa: PLC0415  # optional
+            OTLPSpanExporter as GrpcExporter,
+        )
+
+        exporter: SpanExporter = GrpcExporter(endpoint=endpoint)
+        return exporter
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter  # noqa: PLC0415
+
+    return OTLPSpanExporter(endpoint=endpoint)
 
 
 class HeadSampledMiddleware(OpenTelemetryInstrumentationMiddleware):
     """Litestar's OpenTelemetry middleware, entered only by requests whose trace is recorded.
 
     The ASGI instrumentation builds a request's attributes, a span and a
-    wrapped ``send`` whether or not the span is sampled: about 0.1 ms a
-    request here, for the nine in ten requests of a 0.1 ratio that record
-    nothing. A new trace (no ``traceparent``) is therefore sampled here first,
+    wrapped ``send`` whether or not the span is sampled, a measurable share
+    of a request (docs/performance.md) for the nine in ten requests of a 0.1
+    ratio that record nothing. A new trace (no ``traceparent``) is therefore sampled here first,
     and an unsampled one goes straight to the app: no span, and its log lines
     carry no trace id (they carry the request id). A request continuing a
     caller's trace always enters, and the caller's sampled flag decides.
@@ -111,11 +130,13 @@ class HeadSampledMiddleware(OpenTelemetryInstrumentationMiddleware):
 
     def __init__(self, app: ASGIApp, config: OpenTelemetryConfig) -> None:
         super().__init__(app, config)
-        self._ratio = config.new_trace_ratio if isinstance(config, HeadSampledConfig) else 1.0
+        sampled = config if isinstance(config, HeadSampledConfig) else None
+        self._ratio = sampled.new_trace_ratio if sampled else 1.0
+        self._follows_parent = sampled.follows_parent if sampled else True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Trace the request if it continues a trace or its new trace is sampled; else just run the app."""
-        continues_a_trace = any(name == b"traceparent" for name, _ in scope.get("headers", ()))
+        """Trace the request if its caller's trace decides for it or the sampler picks it; else just run the app."""
+        continues_a_trace = self._follows_parent and any(name == b"traceparent" for name, _ in scope.get("headers", ()))
         if continues_a_trace or random.random() < self._ratio:  # noqa: S311  # sampling, not secrecy
             await super().__call__(scope, receive, send)
         else:

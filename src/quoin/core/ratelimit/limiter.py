@@ -34,7 +34,7 @@ def window_counter(redis_url: str | None) -> WindowCounter:
     """Redis windows when ``redis_url`` is set, else windows in this process's memory."""
     if not redis_url:
         return MemoryCounter()
-    # Imported only here: the Redis client costs 8 MiB and 40 ms of start-up to processes that never use it.
+    # Imported only here: the Redis client costs memory and start-up time to processes that never use it.
     from quoin.core.ratelimit.redis import RedisCounter  # noqa: PLC0415
 
     return RedisCounter(redis_url)

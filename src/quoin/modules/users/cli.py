@@ -11,6 +11,7 @@ from quoin.config import Settings
 from quoin.core.errors import QuoinError
 from quoin.core.security.encryption import FieldCipher
 from quoin.core.security.passwords import Passwords
+from quoin.core.text import human_message
 from quoin.db.config import sqlalchemy_config
 from quoin.modules.users.repository import UserRepository
 from quoin.modules.users.service import UserService
@@ -36,8 +37,11 @@ def create_superuser(email: str, password: str | None) -> None:
     """Create a superuser, or promote and reactivate an existing user. Safe to run again."""
     try:
         created, user_id = asyncio.run(_ensure_superuser(Settings.from_env(), email, password))
-    except (QuoinError, msgspec.ValidationError) as exc:
+    except QuoinError as exc:
         raise click.ClickException(str(exc)) from None
+    except msgspec.ValidationError as exc:
+        message, _, where = str(exc).rpartition(" - at `$.")
+        raise click.ClickException(f"{where.rstrip('`')}: {human_message(message)}" if message else str(exc)) from None
     click.echo(f"{'created' if created else 'updated'} superuser {email.strip().lower()} ({user_id})")
 
 

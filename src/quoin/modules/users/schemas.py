@@ -10,7 +10,7 @@ from uuid import UUID
 import msgspec
 
 from quoin.core.pagination import Page, page_schema
-from quoin.core.text import NO_CONTROL_CHARACTERS, single_line
+from quoin.core.text import NO_CONTROL_CHARACTERS, pattern_meaning, single_line
 
 __all__ = [
     "Email",
@@ -39,7 +39,7 @@ Email = Annotated[
     msgspec.Meta(
         min_length=6,
         max_length=254,
-        pattern=_EMAIL_PATTERN,
+        pattern=pattern_meaning(_EMAIL_PATTERN, "not a valid email address"),
         description="Email address; trimmed and compared case-insensitively.",
         examples=["ada@example.com"],
     ),

@@ -1,0 +1,44 @@
+"""Keys and rate limits: a key is limited as its owner, a made-up key as the caller's address."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.engine import URL
+
+from tests.modules.api_keys.expectations import API_KEYS
+from tests.support.helpers import PASSWORD, USERS, login, sign_up, unique_email
+from tests.support.limits import app_for, client_of, limited
+from tests.support.postgres_server import DatabaseFactory
+
+
+@pytest.fixture(scope="module")
+async def database_url(databases: DatabaseFactory) -> URL:
+    """A database of this module's own: these apps commit through their own pools."""
+    return await databases.create(migrated=True)
+
+
+async def test_made_up_api_keys_count_against_the_callers_address(database_url: URL) -> None:
+    async with app_for(limited(database_url)) as application, client_of(application, "198.51.100.9") as client:
+        answers = [await client.get(f"{USERS}me", headers={"X-API-Key": f"qk_{i:012x}_{'A' * 43}"}) for i in range(4)]
+        sign_ups = [
+            await client.post(USERS, json={"email": unique_email(), "password": PASSWORD}, headers={"X-API-Key": "x"})
+            for _ in range(2)
+        ]
+
+    assert [a.status_code for a in answers] == [401, 401, 401, 429]
+    assert [s.status_code for s in sign_ups] == [429, 429]
+
+
+async def test_all_keys_of_a_user_share_the_users_budget(database_url: URL) -> None:
+    settings = limited(database_url, RATE_LIMIT_PER_MINUTE="4", LOGIN_RATE_LIMIT_PER_MINUTE="100")
+    async with app_for(settings) as application, client_of(application, "192.0.2.30") as setup:
+        user = await sign_up(setup, unique_email("keys"))
+        headers = await login(setup, user["email"])
+        keys = [(await setup.post(API_KEYS, json={"name": f"k{i}"}, headers=headers)).json()["key"] for i in range(2)]
+        statuses = []
+        for i in range(5):  # alternate keys and addresses: only the owner is common to them all
+            async with client_of(application, f"203.0.113.{100 + i}") as caller:
+                statuses.append((await caller.get(f"{USERS}me", headers={"X-API-Key": keys[i % 2]})).status_code)
+
+    # The two key creations (bearer) spent 2 of the owner's 4; each address is fresh, so only the owner limits.
+    assert statuses == [200, 200, 429, 429, 429]

@@ -1,0 +1,1 @@
+"""Developer commands behind ``./run`` (rename, migration): not part of the application, never shipped."""
