@@ -17,7 +17,10 @@ from advanced_alchemy.extensions.litestar import (
     async_default_handler_maker,
 )
 
-# advanced-alchemy's own helpers for its per-request scope state.
+# advanced-alchemy's helpers for its per-request scope state, from a private module: it has no public way to
+# choose a request's session, and its session-closing hook finds the session only where these helpers put it.
+# (SQLAlchemy's public per-connection option, as quoin.db.transactions uses, needs an await before the first
+# statement, which a synchronous provider cannot give.)
 from advanced_alchemy.extensions.litestar._utils import get_aa_scope_state, set_aa_scope_state
 from litestar.datastructures import State
 from litestar.types import BeforeMessageSendHookHandler, Message, Scope
@@ -32,8 +35,6 @@ from quoin.db.pool import FairQueuePool
 __all__ = [
     "ALEMBIC_INI",
     "MIGRATIONS_DIR",
-    "ONE_STATEMENT",
-    "ONE_STATEMENT_OPT_KEY",
     "VERSION_TABLE",
     "QuoinSQLAlchemyConfig",
     "sqlalchemy_config",
@@ -94,16 +95,6 @@ def _engine_factory(hooks: Sequence[EngineHook]) -> Callable[..., AsyncEngine]:
 
 # Requests that only read: their session runs without BEGIN/ROLLBACK round trips.
 READ_ONLY_METHODS = frozenset({"GET", "HEAD"})
-# Route ``opt`` of a handler whose only write is one statement, atomic on its own: its session autocommits too.
-ONE_STATEMENT_OPT_KEY = "quoin.one_statement"
-ONE_STATEMENT = {ONE_STATEMENT_OPT_KEY: True}
-
-
-def _needs_no_transaction(scope: Scope) -> bool:
-    if scope.get("method") in READ_ONLY_METHODS:
-        return True
-    handler = scope.get("route_handler")
-    return handler is not None and bool(handler.opt.get(ONE_STATEMENT_OPT_KEY))
 
 
 @dataclass
@@ -113,12 +104,11 @@ class QuoinSQLAlchemyConfig(SQLAlchemyAsyncConfig):
     A ``GET`` or ``HEAD`` request reads, so its statements need no transaction
     around them: its session is bound to the same engine (same pool) in
     autocommit mode, which saves PostgreSQL two round trips per request
-    (``BEGIN`` before the first statement, ``ROLLBACK`` at the end). So does a
-    route marked ``opt=ONE_STATEMENT``, whose only write is a single statement
-    (``PATCH /users/{id}``: one ``UPDATE … RETURNING``): the statement commits
-    as it completes, or fails whole. Every other request gets a normal
-    transactional session. A write reached from a ``GET`` (an API key's
-    ``last_used_at``) is a single statement, atomic on its own.
+    (``BEGIN`` before the first statement, ``ROLLBACK`` at the end). Every
+    other request gets a normal transactional session; a service whose write
+    is one statement says so itself (``quoin.db.transactions``). A write
+    reached from a ``GET`` (an API key's ``last_used_at``) is a single
+    statement, atomic on its own.
     """
 
     _autocommit: tuple[AsyncEngine, AsyncEngine] | None = field(default=None, init=False, repr=False)
@@ -134,7 +124,7 @@ class QuoinSQLAlchemyConfig(SQLAlchemyAsyncConfig):
         engine = make_session.kw.get("bind")
         # A maker bound elsewhere than an engine (tests bind one connection) is used as it is.
         if (
-            not _needs_no_transaction(scope)
+            scope.get("method") not in READ_ONLY_METHODS
             or not isinstance(engine, AsyncEngine)
             or get_aa_scope_state(scope, self.session_scope_key) is not None
         ):

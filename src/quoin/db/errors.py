@@ -24,12 +24,13 @@ __all__ = [
     "ConnectionFailure",
     "connection_failure",
     "is_unique_violation",
+    "original_error",
     "translate_database_error",
 ]
 
-# What the driver raises on its own: SQLAlchemy wraps errors of statements, but
-# not those of connecting (a server starting up or shutting down, too many
-# clients, a refused password), which reach the app as asyncpg's own.
+# What the driver raises on its own, outside SQLAlchemy: SQLAlchemy wraps errors of statements (and,
+# since 2.1, those of connecting too), but a statement run on the driver (quoin.db.direct) or a
+# connection closed under it can still raise asyncpg's own.
 DRIVER_ERRORS: tuple[type[Exception], ...] = (asyncpg.PostgresError, asyncpg.InterfaceError)
 
 _UNIQUE_VIOLATION = "23505"
@@ -48,6 +49,20 @@ def _cause_chain(exc: BaseException) -> Iterator[BaseException]:
         seen.add(id(current))
         yield current
         current = current.__cause__ or current.__context__
+
+
+def original_error(exc: BaseException) -> BaseException:
+    """The error a chain of wrappers started from (its first ``__cause__``): what the driver or the pool said.
+
+    Since SQLAlchemy 2.1 a failure to connect arrives wrapped too (in a
+    ``DBAPIError``, then in advanced-alchemy's ``IntegrityError``), whose own
+    names say nothing of an outage.
+    """
+    seen = {id(exc)}
+    while exc.__cause__ is not None and id(exc.__cause__) not in seen:
+        exc = exc.__cause__
+        seen.add(id(exc))
+    return exc
 
 
 def _sqlstate(exc: BaseException) -> str | None:

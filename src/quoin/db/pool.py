@@ -20,7 +20,7 @@ from collections import deque
 from typing import TypeVar
 
 from sqlalchemy.pool import AsyncAdaptedQueuePool
-from sqlalchemy.util import await_only
+from sqlalchemy.util import await_
 from sqlalchemy.util.queue import AsyncAdaptedQueue, Empty, Full
 
 __all__ = ["FairQueuePool"]
@@ -74,7 +74,7 @@ class FairAsyncQueue(AsyncAdaptedQueue[_T]):
         if self._idle or not block:
             # Idle connections and waiters never coexist: taking one overtakes nobody.
             return self.get_nowait()
-        return await_only(self._wait(seconds=timeout))
+        return await_(self._wait(seconds=timeout))
 
     async def _wait(self, *, seconds: float | None) -> _T:
         waiter: asyncio.Future[_T] = asyncio.get_running_loop().create_future()

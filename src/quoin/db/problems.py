@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from quoin.core.errors import NotFoundError
 from quoin.core.http.problems import ProblemConverter, crash, problem
-from quoin.db.errors import DRIVER_ERRORS, translate_database_error
+from quoin.db.errors import DRIVER_ERRORS, original_error, translate_database_error
 
 __all__ = ["DATABASE_PROBLEMS"]
 
@@ -26,7 +26,7 @@ def _from_database_error(exc: Exception) -> ProblemDetailsException:
     if (translated := translate_database_error(exc)) is None:
         return crash(exc)
     if translated.status >= HTTPStatus.INTERNAL_SERVER_ERROR:
-        return problem(translated, logged_as="database_unavailable", cause=exc)
+        return problem(translated, logged_as="database_unavailable", cause=original_error(exc))
     return problem(translated)
 
 

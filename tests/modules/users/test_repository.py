@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC
 
 import msgspec
 import pytest
 from advanced_alchemy.exceptions import RepositoryError
 from opentelemetry.sdk.trace import TracerProvider
-from sqlalchemy import Float, bindparam, func, select, text, update
+from sqlalchemy import Float, bindparam, func, select, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
@@ -21,6 +21,7 @@ from quoin.config import Settings
 from quoin.core.security.encryption import FieldCipher, is_token
 from quoin.db.direct import DirectQuery
 from quoin.db.errors import is_unique_violation
+from quoin.db.transactions import as_one_statement
 from quoin.modules.users.models import User
 from quoin.modules.users.repository import UserRepository
 from quoin.modules.users.schemas import UserRead
@@ -148,18 +149,10 @@ async def test_with_sql_echo_on_the_read_goes_through_sqlalchemy_so_it_is_logged
     assert found is None
 
 
-# What the driver is asked to run after its connection died: a read, and PATCH's write.
-AFTER_THE_CONNECTION_DIED: dict[str, Callable[[UserRepository], Awaitable[object]]] = {
-    "read": lambda repository: repository.get_public(uuid.uuid4()),
-    "write": lambda repository: repository.update_public(uuid.uuid4(), {"full_name": "Nobody"}),
-}
-
-
-@pytest.mark.parametrize("statement", AFTER_THE_CONNECTION_DIED)
-async def test_a_driver_statement_on_a_dead_connection_fails_through_sqlalchemy(
-    database_url: URL, settings: Settings, statement: str
+async def test_a_driver_read_on_a_dead_connection_fails_through_sqlalchemy(
+    database_url: URL, settings: Settings
 ) -> None:
-    engine = create_async_engine(database_url, isolation_level="AUTOCOMMIT")  # as a GET's or a PATCH's session
+    engine = create_async_engine(database_url, isolation_level="AUTOCOMMIT")  # as a GET's session
     FieldCipher(settings.security.field_keys).bind(engine)
     try:
         async with AsyncSession(engine) as session:
@@ -169,7 +162,7 @@ async def test_a_driver_statement_on_a_dead_connection_fails_through_sqlalchemy(
             (await (await session.connection()).get_raw_connection()).driver_connection.terminate()
 
             with pytest.raises(DBAPIError) as raised:
-                await AFTER_THE_CONNECTION_DIED[statement](repository)
+                await repository.get_public(uuid.uuid4())
 
         # SQLAlchemy saw the failure: it recognised the lost connection and dropped it from the pool.
         assert raised.value.connection_invalidated
@@ -196,15 +189,13 @@ async def test_a_statement_cancelled_on_the_driver_drops_its_connection(
         assert (await session.connection()).invalidated
 
 
-def test_an_update_the_driver_would_run_differently_is_refused() -> None:
-    users = User.__table__
-    with pytest.raises(ValueError, match="RETURNING"):
-        DirectQuery(update(users).values(email=bindparam("email"), updated_at=bindparam("now")))
-    with pytest.raises(ValueError, match=r"\['updated_at'\]"):  # left to its onupdate, computed in Python
-        DirectQuery(update(users).values(email=bindparam("email")).returning(users.c.id))
+def test_a_read_with_a_value_in_place_of_a_named_parameter_is_refused() -> None:
+    # Values are bound per call by name; one baked into the statement would be sent as the first call's forever.
+    with pytest.raises(ValueError, match="named parameters only"):
+        DirectQuery(select(User.id).where(User.email == "ada@example.com"))
 
 
-# --- PATCH's UPDATE … RETURNING on the driver ------------------------------------------------
+# --- PATCH's UPDATE … RETURNING -------------------------------------------------------------
 
 
 async def committed_user(engine: AsyncEngine, email: str) -> User:
@@ -216,29 +207,50 @@ async def committed_user(engine: AsyncEngine, email: str) -> User:
 
 @pytest.mark.committing
 @pytest.mark.usefixtures("db")  # empties the table afterwards
-async def test_an_update_on_an_autocommit_connection_runs_alone_on_the_driver(
+async def test_an_update_declared_one_statement_runs_without_a_transaction(
     engine: AsyncEngine, settings: Settings
 ) -> None:
     user = await committed_user(engine, "ada@example.com")
 
     with sqlalchemy_statements(engine) as statements:
-        async with (
-            driver_statements(engine) as sent,
-            AsyncSession(engine.execution_options(isolation_level="AUTOCOMMIT")) as session,
-        ):
+        async with driver_statements(engine) as sent, AsyncSession(engine) as session:
+            await as_one_statement(session)
             updated = await UserRepository(session=session).update_public(user.id, {"full_name": "Ada King"})
+            await session.commit()
 
-    assert statements == []  # not through SQLAlchemy's execution
-    assert sent == ["UPDATE"]  # no BEGIN or COMMIT around it
-    async with AsyncSession(engine) as session:
+    assert [(e.statement.split(maxsplit=1)[0], e.isolation_level) for e in statements] == [("UPDATE", "AUTOCOMMIT")]
+    assert sent == []  # no BEGIN or COMMIT around it
+    async with driver_statements(engine) as sent_after, AsyncSession(engine, expire_on_commit=False) as session:
         read_back = await session.get_one(User, user.id)
         stored = await stored_full_name(session, user.id)
+        await session.commit()
+    assert sent_after == ["BEGIN", "COMMIT"]  # the connection went back to the pool transactional again
     assert updated == msgspec.convert(read_back, UserRead, from_attributes=True)  # the values SQLAlchemy reads
     assert updated is not None
     assert updated.full_name == "Ada King"
     assert updated.updated_at > user.updated_at
     assert is_token(stored)  # encrypted by the column's type on the way in
     assert FieldCipher(settings.security.field_keys).decrypt(stored) == "Ada King"
+
+
+@pytest.mark.committing
+@pytest.mark.usefixtures("db")
+async def test_one_statement_inside_a_transaction_already_begun_joins_it(engine: AsyncEngine) -> None:
+    user = await committed_user(engine, "lin@example.com")
+
+    with sqlalchemy_statements(engine) as statements:
+        async with AsyncSession(engine) as session:
+            repository = UserRepository(session=session)
+            await repository.get_one(id=user.id)  # begins the transaction
+            await as_one_statement(session)
+            await repository.update_public(user.id, {"full_name": "Rolled back"})
+            await session.rollback()
+
+    assert [e.isolation_level for e in statements] == [None, None]
+    async with AsyncSession(engine) as session:
+        assert (await UserRepository(session=session).get_public(user.id)) == msgspec.convert(
+            user, UserRead, from_attributes=True
+        )
 
 
 @pytest.mark.committing

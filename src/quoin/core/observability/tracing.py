@@ -76,7 +76,12 @@ class Tracing:
         ).middleware
 
     def instrument_engine(self, engine: AsyncEngine) -> None:
-        """Child spans for every SQL statement of a sampled request run on ``engine`` (text, never parameters)."""
+        """Child spans for every SQL statement of a sampled request run on ``engine`` (text, never parameters).
+
+        The instrumentation's ``EngineTracer`` is attached directly: its
+        ``SQLAlchemyInstrumentor`` checks the installed SQLAlchemy against the
+        range it declares (below 2.1) and instruments nothing on 2.1.
+        """
         meter = NoOpMeterProvider().get_meter(__name__)
         _SampledEngineTracer(  # type: ignore[no-untyped-call]  # the instrumentation package is untyped
             self.provider.get_tracer("opentelemetry.instrumentation.sqlalchemy", __version__),

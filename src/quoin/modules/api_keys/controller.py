@@ -13,7 +13,8 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from quoin.auth.principal import AuthenticatedRequest
 from quoin.core.http.openapi import problem_responses
-from quoin.core.pagination import Limit, Offset
+from quoin.core.pagination import Limit, Offset, Page
+from quoin.db.contracts import to_struct
 from quoin.modules.api_keys.deps import provide_api_keys_service
 from quoin.modules.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPage, ApiKeyRead
 from quoin.modules.api_keys.service import ApiKeyService
@@ -42,8 +43,7 @@ class ApiKeyController(Controller):
     ) -> ApiKeyCreated:
         """Create a key for the caller. The `key` is in this response only; store it now."""
         api_key, key = await api_keys_service.issue(request.user.id, data)
-        read = api_keys_service.to_schema(api_key, schema_type=ApiKeyRead)
-        return ApiKeyCreated(**msgspec.structs.asdict(read), key=key)
+        return ApiKeyCreated(**msgspec.structs.asdict(to_struct(ApiKeyRead, api_key)), key=key)
 
     @get(
         "/",
@@ -56,8 +56,8 @@ class ApiKeyController(Controller):
     ) -> ApiKeyPage:
         """The caller's keys, newest first; secrets are never shown again."""
         keys, total = await api_keys_service.list_for(request.user.id, limit=limit, offset=offset)
-        items = [api_keys_service.to_schema(k, schema_type=ApiKeyRead) for k in keys]
-        return ApiKeyPage(items=items, total=total, limit=limit, offset=offset)
+        items = [to_struct(ApiKeyRead, api_key) for api_key in keys]
+        return Page(items=items, total=total, limit=limit, offset=offset)
 
     @delete(
         "/{key_id:uuid}",

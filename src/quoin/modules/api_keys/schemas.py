@@ -8,6 +8,7 @@ from uuid import UUID
 
 import msgspec
 
+from quoin.core.pagination import Page, page_schema
 from quoin.core.text import single_line
 
 __all__ = ["ApiKeyCreate", "ApiKeyCreated", "ApiKeyPage", "ApiKeyRead"]
@@ -47,10 +48,5 @@ class ApiKeyCreated(ApiKeyRead, kw_only=True):
     key: str
 
 
-class ApiKeyPage(msgspec.Struct, kw_only=True):
-    """One page of the caller's keys."""
-
-    items: list[ApiKeyRead]
-    total: int
-    limit: int
-    offset: int
+# One page of the caller's keys.
+ApiKeyPage = Annotated[Page[ApiKeyRead], page_schema("ApiKeyPage")]

@@ -16,8 +16,9 @@ from quoin.config import Settings
 from quoin.core.errors import ForbiddenError
 from quoin.core.http.openapi import problem_responses
 from quoin.core.http.routes import PUBLIC
+from quoin.core.pagination import Page
 from quoin.core.ratelimit.limiter import AddressLimit
-from quoin.db.config import ONE_STATEMENT
+from quoin.db.contracts import to_struct
 from quoin.modules.users.caller import UserRequest
 from quoin.modules.users.deps import provide_signup_limit, provide_user_filters, provide_users_service
 from quoin.modules.users.schemas import UserCreate, UserPage, UserRead, UserUpdate
@@ -67,7 +68,7 @@ class UserController(Controller):
         user = await users_service.register(data)
         location = request.app.route_reverse("get_user", user_id=user.id)
         return Response(
-            users_service.to_schema(user, schema_type=UserRead),
+            to_struct(UserRead, user),
             status_code=HTTP_201_CREATED,
             headers={"Location": location},
         )
@@ -83,7 +84,7 @@ class UserController(Controller):
         """A page of users, filtered and sorted by the query parameters, with the total count."""
         users, total = await users_service.list_users(filters)
         page = next(f for f in filters if isinstance(f, LimitOffset))
-        return UserPage(items=users, total=total, limit=page.limit, offset=page.offset)
+        return Page(items=users, total=total, limit=page.limit, offset=page.offset)
 
     @get("/me", operation_id="GetCurrentUser", summary="Who am I", responses=problem_responses(401, 429, 500, 503))
     async def get_current_user(self, request: UserRequest) -> UserRead:
@@ -108,7 +109,6 @@ class UserController(Controller):
         summary="Update a user (self or superuser)",
         guards=[requires_self_or_superuser],
         responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 429, 500, 503),
-        opt=ONE_STATEMENT,  # UserService.update_user writes with one UPDATE … RETURNING
     )
     async def update_user(
         self, request: UserRequest, users_service: Users, user_id: UserId, data: JSONBody[UserUpdate]

@@ -10,8 +10,9 @@ from uuid import UUID
 
 from advanced_alchemy.extensions.litestar import repository
 from advanced_alchemy.filters import LimitOffset, OrderBy, StatementFilter
-from sqlalchemy import CursorResult, Text, bindparam, func, select, type_coerce, update
+from sqlalchemy import CursorResult, Select, Text, Update, bindparam, func, select, type_coerce, update
 
+from quoin.db.contracts import columns_for, to_struct
 from quoin.db.direct import DirectQuery
 from quoin.modules.users.models import User
 from quoin.modules.users.schemas import UserRead
@@ -19,30 +20,21 @@ from quoin.modules.users.schemas import UserRead
 __all__ = ["UserRepository"]
 
 
-# What clients may see of a user, in UserRead's field order.
-_PUBLIC_COLUMNS = (
-    User.id,
-    User.email,
-    User.full_name,
-    User.is_active,
-    User.is_superuser,
-    User.created_at,
-    User.updated_at,
-)
+# What clients may see of a user: the columns named like UserRead's fields.
+_PUBLIC_COLUMNS = columns_for(UserRead, User)
 # The caller on every request, and GET /users/{id}: run on the driver (quoin.db.direct).
 _PUBLIC_BY_ID = DirectQuery(select(*_PUBLIC_COLUMNS).where(User.id == bindparam("user_id")))
 
 
 @functools.lru_cache(maxsize=64)  # one per set of changed columns: a handful in practice
-def _update_returning_public(columns: frozenset[str]) -> DirectQuery:
+def _update_returning_public(columns: frozenset[str]) -> Update:
     """``UPDATE users SET <columns>, updated_at … RETURNING`` the public columns, with bound values.
 
-    Built and compiled once per set of columns, and run on the driver
-    (``quoin.db.direct``) when the session is in autocommit, as PATCH's is.
+    Built once per set of columns, so SQLAlchemy neither builds nor hashes a new statement per request.
     """
     table = User.__table__
     new_values: dict[str, Any] = {name: bindparam(f"new_{name}") for name in sorted(columns)}  # typed by their columns
-    return DirectQuery(
+    return (
         update(table)  # type: ignore[arg-type]  # a mapped class's __table__ is a Table
         .where(table.c.id == bindparam("user_id"))
         .values(**new_values, updated_at=bindparam("now"))
@@ -50,18 +42,14 @@ def _update_returning_public(columns: frozenset[str]) -> DirectQuery:
     )
 
 
-def _to_read(row: Sequence[Any]) -> UserRead:
-    """A row of ``_PUBLIC_COLUMNS`` as the contract's ``UserRead``."""
-    return UserRead(**dict(zip(UserRead.__struct_fields__, row, strict=True)))
-
-
 class UserRepository(repository.SQLAlchemyAsyncRepository[User]):
     """advanced-alchemy's repository over ``users``.
 
     The hot reads (the caller on every request, one user, a page of users)
-    skip the ORM: one Core statement whose rows become ``UserRead`` directly;
-    the one by id, made on every request, runs on the driver
-    (``quoin.db.direct``). Entities are loaded only where they are changed.
+    skip the ORM: one Core statement whose rows become ``UserRead`` by
+    column name (``quoin.db.contracts``); the one by id, made on every
+    request, runs on the driver (``quoin.db.direct``). Entities are loaded
+    only where they are changed.
     """
 
     model_type = User
@@ -69,7 +57,7 @@ class UserRepository(repository.SQLAlchemyAsyncRepository[User]):
     async def get_public(self, user_id: UUID) -> UserRead | None:
         """The user with this id as clients see it, or None."""
         row = await _PUBLIC_BY_ID.first(self.session, {"user_id": user_id})
-        return None if row is None else _to_read(row)
+        return None if row is None else to_struct(UserRead, row)
 
     async def list_public(self, filters: Sequence[StatementFilter]) -> tuple[list[UserRead], int]:
         """One page of users as clients see them, and how many match ``filters`` in all.
@@ -77,7 +65,8 @@ class UserRepository(repository.SQLAlchemyAsyncRepository[User]):
         The total is its own ``count(*)``: with a window count instead, every
         page would sort and count the whole matching set.
         """
-        page = select(*_PUBLIC_COLUMNS)
+        # advanced-alchemy's filters are typed for SQLAlchemy 2.0's Select of one type parameter.
+        page = cast("Select[Any]", select(*_PUBLIC_COLUMNS))
         count = select(func.count()).select_from(User)
         for statement_filter in filters:
             page = statement_filter.append_to_statement(page, User)
@@ -86,14 +75,16 @@ class UserRepository(repository.SQLAlchemyAsyncRepository[User]):
         connection = await self.session.connection()
         rows = (await connection.execute(page)).all()
         total = (await connection.execute(count)).scalar_one()
-        return [_to_read(row) for row in rows], total
+        return [to_struct(UserRead, row) for row in rows], total
 
     async def update_public(self, user_id: UUID, changes: dict[str, Any]) -> UserRead | None:
         """Apply ``changes`` (column values) in one ``UPDATE … RETURNING``; the updated user, or None if gone."""
         statement = _update_returning_public(frozenset(changes))
         values = {f"new_{name}": value for name, value in changes.items()}
-        row = await statement.first(self.session, {**values, "user_id": user_id, "now": datetime.now(UTC)})
-        return None if row is None else _to_read(row)
+        connection = await self.session.connection()
+        result = await connection.execute(statement, {**values, "user_id": user_id, "now": datetime.now(UTC)})
+        row = result.first()
+        return None if row is None else to_struct(UserRead, row)
 
     async def stored_full_names(self, after: UUID | None, limit: int) -> Sequence[tuple[UUID, str]]:
         """The next ``limit`` non-null ``full_name`` values as stored (encrypted or not), in id order."""

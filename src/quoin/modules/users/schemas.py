@@ -9,6 +9,7 @@ from uuid import UUID
 
 import msgspec
 
+from quoin.core.pagination import Page, page_schema
 from quoin.core.text import NO_CONTROL_CHARACTERS, pattern_meaning, single_line
 
 __all__ = [
@@ -87,13 +88,8 @@ class UserRead(msgspec.Struct, kw_only=True):
     updated_at: datetime
 
 
-class UserPage(msgspec.Struct, kw_only=True):
-    """One page of a user list."""
-
-    items: list[UserRead]
-    total: int
-    limit: int
-    offset: int
+# One page of a user list.
+UserPage = Annotated[Page[UserRead], page_schema("UserPage")]
 
 
 class UserOrderField(enum.StrEnum):

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from quoin.core.errors import ConflictError, ForbiddenError, NotFoundError, UnauthorizedError, ValidationError
 from quoin.core.security.passwords import Passwords
 from quoin.db.errors import is_unique_violation
+from quoin.db.transactions import as_one_statement
 from quoin.modules.users.models import User
 from quoin.modules.users.repository import UserRepository
 from quoin.modules.users.schemas import UserCreate, UserRead, UserUpdate, normalize_email
@@ -121,6 +122,7 @@ class UserService(service.SQLAlchemyAsyncRepositoryService[User, UserRepository]
         if not changes:
             return await self.get_public(user_id)
         with _email_must_be_free():
+            await as_one_statement(self.repository.session)  # one UPDATE … RETURNING: atomic on its own
             user = await self.repository.update_public(user_id, changes)
             await self.repository.session.commit()
         if user is None:
