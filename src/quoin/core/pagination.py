@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import enum
 from typing import Annotated, Generic, TypeVar
 
 import msgspec
 from litestar.params import KwargDefinition, QueryParameter
 
-__all__ = ["MAX_PAGE_SIZE", "Limit", "Offset", "Page", "page_schema"]
+__all__ = ["MAX_PAGE_SIZE", "Limit", "Offset", "Page", "SortDirection", "page_schema"]
 
 T = TypeVar("T")
 
@@ -17,6 +18,13 @@ _MAX_OFFSET = 2**31 - 1
 
 Limit = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE, description="Page size (1-100).")]
 Offset = Annotated[int, QueryParameter(ge=0, le=_MAX_OFFSET, description="Rows to skip.")]
+
+
+class SortDirection(enum.StrEnum):
+    """Ascending or descending; one enum in the document, so a generated client has one type for it."""
+
+    ASC = "asc"
+    DESC = "desc"
 
 
 class Page(msgspec.Struct, Generic[T], kw_only=True):

@@ -18,7 +18,7 @@ from litestar.params import QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quoin.config import Settings
-from quoin.core.pagination import Limit, Offset
+from quoin.core.pagination import Limit, Offset, SortDirection
 from quoin.core.ratelimit.limiter import AddressLimit, RateLimiter
 from quoin.core.security.passwords import PASSWORDS_STATE_KEY, Passwords
 from quoin.core.text import NO_CONTROL_CHARACTERS
@@ -83,12 +83,13 @@ def provide_user_filters(
     ] = None,
     order_by: Annotated[UserOrderField, QueryParameter(description="Sort column.")] = UserOrderField.CREATED_AT,
     sort: Annotated[
-        Literal["asc", "desc"] | None,
+        SortDirection | None,
         QueryParameter(description="Sort direction; `desc` by default for time columns, `asc` for email."),
     ] = None,
 ) -> list[StatementFilter]:
     """The list query parameters of the contract, as advanced-alchemy statement filters."""
-    direction = sort or ("desc" if order_by in _TIME_FIELDS else "asc")
+    sort = sort or (SortDirection.DESC if order_by in _TIME_FIELDS else SortDirection.ASC)
+    direction: Literal["asc", "desc"] = "desc" if sort is SortDirection.DESC else "asc"
     filters: list[StatementFilter] = [
         OrderBy(field_name=order_by.value, sort_order=direction),
         # A stable tie-breaker keeps pages disjoint when the sort column has duplicates.

@@ -46,7 +46,12 @@ Email = Annotated[
 ]
 Password = Annotated[
     str,
-    msgspec.Meta(min_length=8, max_length=128, description="8 to 128 characters; stored only as an Argon2 hash."),
+    msgspec.Meta(
+        min_length=8,
+        max_length=128,
+        description="8 to 128 characters; stored only as an Argon2 hash.",
+        examples=["correct horse battery staple"],
+    ),
 ]
 FullName = Annotated[
     str, single_line(max_length=255, description="Display name; no control characters.", example="Ada Lovelace")
