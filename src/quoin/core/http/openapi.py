@@ -223,7 +223,9 @@ def describe_schemas(app: Litestar) -> None:
     schemas = (components.schemas if components else None) or {}
     documented = {cls.__name__: inspect.getdoc(cls) for cls in _struct_classes()}
     for name, schema in schemas.items():
-        if not schema.description and (doc := documented.get(name)):
+        # A generic Struct's component is named for its use (UserPage); its title names the Struct (Page[UserRead]).
+        doc = documented.get(name) or documented.get((schema.title or "").split("[", 1)[0])
+        if not schema.description and doc:
             schema.description = doc.split("\n\n", 1)[0].replace("\n", " ")
 
 
