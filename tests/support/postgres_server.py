@@ -15,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -103,9 +104,18 @@ class PrivatePostgres:
         )  # fmt: skip
 
     def start_refusing_connections(self) -> None:
-        """Start as a standby that never opens for clients: every connection gets SQLSTATE 57P03."""
+        """Start as a standby that never opens for clients: every connection gets SQLSTATE 57P03.
+
+        Returns once the server answers with that refusal (pg_isready's "rejecting connections").
+        """
         (self.data / "standby.signal").touch()
         self.start_server("hot_standby=off", wait=False)
+        ready = [find_binary("pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-t", "1"]
+        deadline = time.monotonic() + 30
+        while subprocess.run(ready, capture_output=True, check=False).returncode != 1:  # 1: rejecting
+            if time.monotonic() > deadline:
+                raise RuntimeError("the standby never answered with a refusal")
+            time.sleep(0.05)
 
     def stop_server(self, mode: str = "immediate") -> None:
         """Stop the server process, keeping the cluster (``fast`` closes sessions cleanly); no longer a standby."""
