@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from tests.support.postgres_server import DatabaseFactory
 pytestmark = pytest.mark.process
 
 PROJECT_ROOT = ALEMBIC_INI.parent
-NOTES_FEATURE = {
+PROBE_FEATURE = {
     "models.py": """
 from uuid import UUID
 
@@ -31,17 +32,17 @@ from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 
-class Note(UUIDv7AuditBase):
-    __tablename__ = "notes"
+class MigrationProbe(UUIDv7AuditBase):
+    __tablename__ = "migration_probes"
 
     owner_id: Mapped[UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     title: Mapped[str] = mapped_column(String(200))
 """,
     "__init__.py": """
 from quoin.feature import Feature
-from quoin.modules.notes import models
+from quoin.modules.migration_probe import models
 
-FEATURE = Feature(name="notes")
+FEATURE = Feature(name="migration_probe")
 """,
 }
 REGISTRY = Path("src/quoin/modules/__init__.py")
@@ -60,18 +61,26 @@ def project(tmp_path: Path) -> Path:
     return copy
 
 
-def add_notes_feature(project: Path) -> None:
-    feature = project / "src/quoin/modules/notes"
+def add_probe_feature(project: Path) -> None:
+    feature = project / "src/quoin/modules/migration_probe"
     feature.mkdir()
-    for name, source in NOTES_FEATURE.items():
+    for name, source in PROBE_FEATURE.items():
         (feature / name).write_text(source.lstrip())
     registry = project / REGISTRY
-    registry.write_text(registry.read_text().replace(LAST_LINE, f'{LAST_LINE}    "quoin.modules.notes",\n'))
+    registry.write_text(registry.read_text().replace(LAST_LINE, f'{LAST_LINE}    "quoin.modules.migration_probe",\n'))
 
 
-def remove_notes_line(project: Path) -> None:
+def remove_probe_line(project: Path) -> None:
     registry = project / REGISTRY
-    registry.write_text(registry.read_text().replace('    "quoin.modules.notes",\n', ""))
+    registry.write_text(registry.read_text().replace('    "quoin.modules.migration_probe",\n', ""))
+
+
+def revision_after_head(steps: int = 1) -> str:
+    """The number the command gives the ``steps``-th new revision after the project's head."""
+    numbers = [
+        int(m[1]) for f in (PROJECT_ROOT / "migrations/versions").glob("*.py") if (m := re.search(r"_(\d{4})_", f.name))
+    ]
+    return f"{max(numbers) + steps:04d}"
 
 
 def run(project: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -115,24 +124,25 @@ async def backends(databases: DatabaseFactory, tmp_path: Path) -> list[str]:
 async def test_a_new_model_becomes_the_next_revision_formatted_and_reversible(
     project: Path, databases: DatabaseFactory, tmp_path: Path
 ) -> None:
-    add_notes_feature(project)
+    add_probe_feature(project)
 
-    result = run(project, "-m", "tools.migration", "add notes")  # on a private PostgreSQL of its own
+    result = run(project, "-m", "tools.migration", "add migration probes")  # on a private PostgreSQL of its own
 
-    revision = written_revision(project, result, "0005", "add_notes")
+    number = revision_after_head()
+    revision = written_revision(project, result, number, "add_migration_probes")
     source = revision.read_text()
-    assert source.startswith('"""Add notes.\n')
-    assert 'revision: str = "0005"' in source
+    assert source.startswith('"""Add migration probes.\n')
+    assert f'revision: str = "{number}"' in source
     assert 'down_revision: str | None = "0004"' in source
-    assert 'op.create_table(\n        "notes",' in source
+    assert 'op.create_table(\n        "migration_probes",' in source
     for lint in (("format", "--check"), ("check",)):
         checked = run(project, "-m", "ruff", *lint, str(revision))
         assert checked.returncode == 0, checked.stdout + checked.stderr
     for database in await backends(databases, tmp_path):
         migrate(project, database, "upgrade", "head")
-        assert "notes" in await tables_in(database)
+        assert "migration_probes" in await tables_in(database)
         migrate(project, database, "downgrade", "-1")
-        assert "notes" not in await tables_in(database)
+        assert "migration_probes" not in await tables_in(database)
         migrate(project, database, "upgrade", "head")
 
 
@@ -140,19 +150,21 @@ async def test_a_removed_model_becomes_a_revision_whose_downgrade_restores_the_t
     project: Path, postgres_server: URL, databases: DatabaseFactory, tmp_path: Path
 ) -> None:
     server = {"TEST_DATABASE_URL": postgres_server.render_as_string(hide_password=False)}
-    add_notes_feature(project)
-    written_revision(project, run(project, "-m", "tools.migration", "add notes", **server), "0005", "add_notes")
-    remove_notes_line(project)
+    add_probe_feature(project)
+    added = run(project, "-m", "tools.migration", "add migration probes", **server)
+    written_revision(project, added, revision_after_head(), "add_migration_probes")
+    remove_probe_line(project)
 
-    result = run(project, "-m", "tools.migration", "drop notes", **server)
+    result = run(project, "-m", "tools.migration", "drop migration probes", **server)
 
-    assert 'op.drop_table("notes")' in written_revision(project, result, "0006", "drop_notes").read_text()
+    dropped = written_revision(project, result, revision_after_head(2), "drop_migration_probes")
+    assert 'op.drop_table("migration_probes")' in dropped.read_text()
     # The downgrade re-creates the table from types reflected on PostgreSQL: it must run on SQLite too.
     for database in await backends(databases, tmp_path):
         migrate(project, database, "upgrade", "head")
-        assert "notes" not in await tables_in(database)
+        assert "migration_probes" not in await tables_in(database)
         migrate(project, database, "downgrade", "-1")
-        assert "notes" in await tables_in(database)
+        assert "migration_probes" in await tables_in(database)
 
 
 def test_models_that_match_the_migrations_are_refused_in_one_line(project: Path, postgres_server: URL) -> None:
