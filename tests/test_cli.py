@@ -303,3 +303,12 @@ def test_litestars_own_cli_finds_the_app_from_the_project_root() -> None:
 
     assert result.returncode == 0, result.stderr
     assert "/api/v1/users" in result.stdout
+
+
+def test_an_openapi_export_to_an_unwritable_path_is_one_line_about_the_file(tmp_path: Path) -> None:
+    result = _quoin(tmp_path, "schema", "openapi", "--output", str(tmp_path / "no" / "such" / "dir.json"))
+
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "no/such/dir.json" in result.stderr
+    assert "PostgreSQL" not in result.stderr

@@ -20,12 +20,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from alembic.util import CommandError
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 from tests.support.postgres_server import DatabaseFactory, PrivatePostgres
 
-from quoin.db.migrations import autogenerate_revision
+from quoin.db.migrations import NoChangesError, autogenerate_revision
 
 
 @asynccontextmanager
@@ -70,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # alembic's progress lines: the file is named below
             path = asyncio.run(write_revision(message))
-    except Exception as error:  # any failure is reported as one line, never a traceback
+    except (NoChangesError, RuntimeError, ValueError, OSError, SQLAlchemyError, CommandError) as error:
+        # What a user can fix, in one line; anything else is a bug and keeps its traceback.
         detail = str(error).strip().splitlines()
         print(f"migration: {detail[0] if detail else type(error).__name__}", file=sys.stderr)
         return 1

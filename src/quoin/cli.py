@@ -27,7 +27,7 @@ from quoin.config import LogFormat, Settings, SettingsError
 from quoin.core.http.openapi import corrected_openapi
 from quoin.core.observability.metrics_server import metrics_listener
 from quoin.core.runtime.drain import DrainingServer
-from quoin.db.errors import connection_failure, is_missing_table
+from quoin.db.errors import connection_failure, is_database_error, is_missing_table
 from quoin.db.migrations import upgrade_to_head
 from quoin.db.startup import DatabaseNotReadyError
 from quoin.modules import FEATURES
@@ -98,7 +98,10 @@ def schema_group() -> None:
 )
 def export_openapi(app: Litestar, output: Path) -> None:
     """Write the OpenAPI 3.1 document as JSON (for client generators; README: Client generation)."""
-    output.write_bytes(msgspec.json.format(encode_json(corrected_openapi(app).to_schema()), indent=2) + b"\n")
+    try:
+        output.write_bytes(msgspec.json.format(encode_json(corrected_openapi(app).to_schema()), indent=2) + b"\n")
+    except OSError as exc:
+        raise click.FileError(str(output), exc.strerror) from None
     click.echo(f"wrote {output}")
 
 
@@ -145,6 +148,8 @@ def _operator_error(exc: Exception, settings: Settings) -> str | None:
     """What the operator must fix, when ``exc`` says it: the database unreachable, refusing, or without schema."""
     if isinstance(exc, DatabaseNotReadyError):
         return str(exc)
+    if not is_database_error(exc):  # a file that cannot be written is not the database's fault
+        return None
     if (failure := connection_failure(exc, settings.db.url)) is not None:
         return failure.message
     if is_missing_table(exc):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import sqlite3
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -81,6 +82,15 @@ def is_unique_violation(exc: BaseException) -> bool:
         }:
             return True
     return False
+
+
+def is_database_error(exc: BaseException) -> bool:
+    """True when ``exc`` came from the database layer: SQLAlchemy, advanced-alchemy or the driver."""
+    return any(isinstance(error, (sa_exc.SQLAlchemyError, *DRIVER_ERRORS)) for error in _cause_chain(exc)) or any(
+        f"/{module}/" in frame.filename
+        for frame in traceback.extract_tb(exc.__traceback__)
+        for module in ("sqlalchemy", "asyncpg", "aiosqlite")
+    )
 
 
 def is_missing_table(exc: BaseException) -> bool:

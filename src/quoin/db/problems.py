@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Mapping
 from http import HTTPStatus
 
@@ -13,11 +12,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from quoin.core.errors import NotFoundError
 from quoin.core.http.problems import ProblemConverter, crash, problem
-from quoin.db.errors import DRIVER_ERRORS, original_error, translate_database_error
+from quoin.db.errors import DRIVER_ERRORS, is_database_error, original_error, translate_database_error
 
 __all__ = ["DATABASE_PROBLEMS"]
-
-_DATABASE_DRIVER_MODULES = ("sqlalchemy", "asyncpg", "aiosqlite")
 
 
 def _from_database_error(exc: Exception) -> ProblemDetailsException:
@@ -32,10 +29,7 @@ def _from_database_error(exc: Exception) -> ProblemDetailsException:
 
 def _from_os_error(exc: OSError) -> ProblemDetailsException:
     """A refused or reset connection while talking to the database is an outage; any other OSError is a bug."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    if any(f"/{module}/" in frame.filename for frame in frames for module in _DATABASE_DRIVER_MODULES):
-        return _from_database_error(exc)
-    return crash(exc)
+    return _from_database_error(exc) if is_database_error(exc) else crash(exc)
 
 
 # Driver errors too: SQLAlchemy does not wrap those raised while connecting.

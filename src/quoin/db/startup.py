@@ -21,10 +21,11 @@ from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
 from quoin.core.runtime.drain import DRAINING
 from quoin.db.config import VERSION_TABLE
-from quoin.db.errors import connection_failure
+from quoin.db.errors import DRIVER_ERRORS, connection_failure
 from quoin.db.migrations import alembic_config
 
 __all__ = ["DatabaseNotReadyError", "database_waiter"]
@@ -43,6 +44,9 @@ def _current_revisions(connection: Connection) -> set[str]:
 async def _stopped_during(seconds: float) -> bool:
     """Sleep ``seconds`` unless a SIGTERM arrives first (an orchestrator gave up on this instance)."""
     return await asyncio.to_thread(DRAINING.wait, seconds)
+
+
+_CONNECTING_FAILURES: tuple[type[Exception], ...] = (SQLAlchemyError, *DRIVER_ERRORS, OSError, TimeoutError)
 
 
 class DatabaseNotReadyError(RuntimeError):
@@ -66,7 +70,7 @@ def database_waiter(db_config: SQLAlchemyAsyncConfig, timeout: float) -> Callabl
             try:
                 async with db_config.get_engine().connect() as connection:
                     current = await connection.run_sync(_current_revisions)
-            except Exception as exc:  # a failure to connect is "not yet", unless it will never get better
+            except _CONNECTING_FAILURES as exc:  # "not yet", unless it will never get better; a bug propagates
                 failure = connection_failure(exc, db_config.get_engine().url)
                 if failure is not None and failure.permanent:
                     _log.error("database refused; not retrying", reason=failure.message)

@@ -30,11 +30,18 @@ from quoin import __version__
 from quoin.core.http.routes import OPERATIONAL_PATH_PREFIXES, PUBLIC
 
 __all__ = [
+    "ERROR_DESCRIPTIONS",
     "PROBLEM_MEDIA_TYPE",
+    "STATIC_PREFIX",
     "FieldProblem",
+    "OpenAPICorrection",
     "Problem",
+    "add_openapi_correction",
+    "corrected_openapi",
     "declare_closed_schemas",
+    "describe_schemas",
     "docs_page",
+    "document_response_headers",
     "drop_generated_error_responses",
     "openapi_config",
     "problem_responses",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,6 +14,7 @@ from advanced_alchemy.filters import LimitOffset, OrderBy
 from sqlalchemy.exc import SQLAlchemyError
 
 from quoin.core.errors import FieldError, NotFoundError, ValidationError
+from quoin.db.errors import DRIVER_ERRORS
 from quoin.modules.api_keys.keys import ApiKeyHasher
 from quoin.modules.api_keys.models import ApiKey
 from quoin.modules.api_keys.repository import ApiKeyRepository
@@ -23,6 +25,7 @@ __all__ = ["LAST_USED_PRECISION", "ApiKeyService"]
 # last_used_at is refreshed at most this often per key, so that a busy
 # machine client does not turn every request into a row update.
 LAST_USED_PRECISION = timedelta(minutes=1)
+_WRITE_FAILURES: tuple[type[Exception], ...] = (SQLAlchemyError, *DRIVER_ERRORS, OSError)
 
 
 def _checked_expiry(expires_at: datetime | None) -> datetime | None:
@@ -104,6 +107,7 @@ class ApiKeyService(service.SQLAlchemyAsyncRepositoryService[ApiKey, ApiKeyRepos
         try:
             await self.repository.touch_last_used(key_id, now, stale_before=now - LAST_USED_PRECISION)
             await self.repository.session.commit()
-        except SQLAlchemyError as exc:
-            await self.repository.session.rollback()
+        except _WRITE_FAILURES as exc:
+            with contextlib.suppress(*_WRITE_FAILURES):  # the connection may be gone too
+                await self.repository.session.rollback()
             structlog.get_logger("quoin.api_keys").warning("api_key_last_used_not_recorded", error=repr(exc))
