@@ -33,9 +33,8 @@ from quoin.core.http.routes import PUBLIC_OPT_KEY
 from quoin.core.observability.access_log import note_user_id
 from quoin.db.config import QuoinSQLAlchemyConfig
 
-__all__ = ["BEARER_SCHEME", "TOKEN_URL", "QuoinAuth", "TokenIssuer", "build_auth"]
+__all__ = ["BEARER_SCHEME", "QuoinAuth", "TokenIssuer", "build_auth"]
 
-TOKEN_URL = "/api/v1/auth/token"  # noqa: S105  # a path, not a secret
 BEARER_SCHEME = "OAuth2PasswordBearer"
 
 
@@ -133,7 +132,8 @@ class QuoinAuth(JWTAuth[Principal, Token]):
         """Every security scheme, so the docs page can authorize each way."""
         bearer = SecurityScheme(
             type="oauth2",
-            flows=OAuthFlows(password=OAuthFlow(token_url=TOKEN_URL, scopes={})),
+            # The route that issues tokens fills in its URL (quoin.auth.openapi.point_password_flow_at_token_route).
+            flows=OAuthFlows(password=OAuthFlow(token_url="", scopes={})),
             description="Log in with email and password; send `Authorization: Bearer <access_token>`.",
         )
         schemes: dict[str, SecurityScheme | Reference] = {BEARER_SCHEME: bearer}

@@ -10,7 +10,7 @@ from litestar.plugins import InitPluginProtocol
 
 from quoin.auth.authentication import QuoinAuth, TokenIssuer, build_auth
 from quoin.auth.credentials import CredentialResolver
-from quoin.auth.openapi import document_operation_security
+from quoin.auth.openapi import document_operation_security, point_password_flow_at_token_route
 from quoin.auth.principal import PrincipalLoader
 from quoin.config import SecuritySettings
 from quoin.core.http.openapi import add_openapi_correction
@@ -42,4 +42,5 @@ class AuthPlugin(InitPluginProtocol):
         app_config = self.auth.on_app_init(app_config)
         app_config.dependencies["token_issuer"] = Provide(lambda: self._issuer, use_cache=True, sync_to_thread=False)
         add_openapi_correction(app_config, document_operation_security)
+        add_openapi_correction(app_config, point_password_flow_at_token_route)
         return app_config

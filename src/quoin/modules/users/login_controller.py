@@ -9,6 +9,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import URLEncodedBody
 
 from quoin.auth.authentication import TokenIssuer
+from quoin.auth.openapi import ISSUES_TOKENS
 from quoin.core.http.openapi import problem_responses
 from quoin.core.http.routes import PUBLIC
 from quoin.modules.users.deps import provide_login_throttle, provide_users_service
@@ -34,7 +35,7 @@ class AuthController(Controller):
         operation_id="IssueToken",
         summary="Log in (OAuth2 password flow)",
         status_code=200,
-        opt=PUBLIC,
+        opt={**PUBLIC, **ISSUES_TOKENS},
         responses=problem_responses(400, 401, 413, 415, 422, 429, 500, 503),
     )
     async def issue_token(
