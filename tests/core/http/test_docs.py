@@ -45,3 +45,14 @@ async def test_component_schemas_carry_their_descriptions(client: httpx.AsyncCli
     assert all(schema.get("description") for schema in schemas.values()), [
         name for name, schema in schemas.items() if not schema.get("description")
     ]
+
+
+async def test_the_common_errors_are_documented_without_being_listed_by_hand(client: httpx.AsyncClient) -> None:
+    # Neither handler lists an error: the document derives them from what each operation is.
+    paths = (await client.get("/schema/openapi.json")).json()["paths"]
+    me = paths["/api/v1/users/me"]["get"]["responses"]  # protected, no body, no query parameters
+    sign_up = paths["/api/v1/users"]["post"]["responses"]  # public, with a body; lists its own 403 and 409
+
+    assert set(me) == {"200", "401", "429", "500", "503"}
+    assert set(sign_up) == {"201", "400", "403", "409", "413", "415", "422", "429", "500", "503"}
+    assert me["401"]["content"]["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/Problem"}

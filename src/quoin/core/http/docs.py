@@ -21,7 +21,6 @@ from quoin.core.http.openapi import (
     declare_closed_schemas,
     describe_schemas,
     docs_page,
-    document_response_headers,
     drop_generated_error_responses,
     openapi_config,
 )
@@ -42,7 +41,6 @@ class DocsPlugin(InitPluginProtocol):
         add_openapi_correction(app_config, drop_generated_error_responses)
         add_openapi_correction(app_config, declare_closed_schemas)
         add_openapi_correction(app_config, describe_schemas)
-        add_openapi_correction(app_config, document_response_headers)
         app_config.on_startup.append(corrected_openapi)
         app_config.route_handlers += [
             docs_page,

@@ -20,9 +20,11 @@ from litestar.openapi.spec import (
     License,
     OpenAPI,
     OpenAPIHeader,
+    OpenAPIMediaType,
     OpenAPIResponse,
     OpenAPIType,
     Operation,
+    Reference,
     Schema,
 )
 
@@ -30,6 +32,7 @@ from quoin import __version__
 from quoin.core.http.routes import OPERATIONAL_PATH_PREFIXES, PUBLIC
 
 __all__ = [
+    "API_PATH_PREFIX",
     "ERROR_DESCRIPTIONS",
     "PROBLEM_MEDIA_TYPE",
     "STATIC_PREFIX",
@@ -41,6 +44,7 @@ __all__ = [
     "declare_closed_schemas",
     "describe_schemas",
     "docs_page",
+    "document_common_errors",
     "document_response_headers",
     "drop_generated_error_responses",
     "openapi_config",
@@ -49,6 +53,7 @@ __all__ = [
 
 # Versioned: a release serves its assets under new paths, so browsers may keep each one for a year.
 STATIC_PREFIX = f"/static/{__version__}"
+API_PATH_PREFIX = "/api/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 _docs_renderer = ScalarRenderPlugin(
@@ -201,6 +206,38 @@ _STATUS_HEADERS = {
     "429": {"Retry-After": OpenAPIHeader(schema=_INTEGER, description="Seconds to wait before retrying.")},
     "503": {"Retry-After": OpenAPIHeader(schema=_INTEGER, description="Seconds to wait before retrying.")},
 }
+
+
+def document_common_errors(app: Litestar) -> None:
+    """Add the errors every API operation can answer with, so a handler lists only its own (403, 404, 409 …).
+
+    Any API operation: 429 (rate limit), 500, 503 (database). A protected one
+    (it has a ``security`` requirement): 401. One with a body: 400, 413, 415,
+    422. One with query parameters: 422. Run after the operations' security
+    is set (``quoin.auth.openapi.document_operation_security``).
+    """
+    problem = OpenAPIMediaType(schema=Reference(ref="#/components/schemas/Problem"))
+    for path, path_item in (app.openapi_schema.paths or {}).items():
+        if not path.startswith(API_PATH_PREFIX):
+            continue
+        for method in ("get", "put", "post", "delete", "patch"):
+            operation: Operation | None = getattr(path_item, method)
+            if operation is None:
+                continue
+            statuses = {429, 500, 503}
+            if operation.security:
+                statuses.add(401)
+            if operation.request_body is not None:
+                statuses |= {400, 413, 415, 422}
+            if any(getattr(parameter, "param_in", None) == "query" for parameter in operation.parameters or ()):
+                statuses.add(422)
+            responses = dict(operation.responses or {})
+            for status in statuses:
+                responses.setdefault(
+                    str(status),
+                    OpenAPIResponse(description=ERROR_DESCRIPTIONS[status], content={PROBLEM_MEDIA_TYPE: problem}),
+                )
+            operation.responses = dict(sorted(responses.items()))
 
 
 def document_response_headers(app: Litestar) -> None:

@@ -11,6 +11,7 @@ from quoin.config import AppSettings, HttpSettings
 from quoin.core.http.content_type import require_declared_media_type
 from quoin.core.http.headers import HostHeaderMiddleware, cors_config, refused_preflight_as_problem, security_headers
 from quoin.core.http.json_body import StrictJSONRequest
+from quoin.core.http.openapi import add_openapi_correction, document_common_errors, document_response_headers
 from quoin.core.http.problems import ProblemConverter, problem_details_plugin
 from quoin.core.http.request_id import add_request_id_header
 
@@ -40,6 +41,9 @@ class HttpPlugin(InitPluginProtocol):
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         """Register the edge's hooks, middleware and configs."""
         app_config.plugins.append(problem_details_plugin(self._problems))
+        # After the operations' security is known (the auth plugin, listed before this one).
+        add_openapi_correction(app_config, document_common_errors)
+        add_openapi_correction(app_config, document_response_headers)
         if self._http.hosts:
             app_config.middleware.insert(0, HostHeaderMiddleware(self._http.hosts))
         # First of the answer hooks: the refused preflight changes the content type the others read.

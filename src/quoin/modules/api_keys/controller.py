@@ -36,7 +36,6 @@ class ApiKeyController(Controller):
         operation_id="CreateApiKey",
         summary="Create an API key",
         status_code=HTTP_201_CREATED,
-        responses=problem_responses(400, 401, 413, 415, 422, 429, 500, 503),
     )
     async def create_api_key(
         self, api_keys_service: ApiKeys, request: AuthenticatedRequest, data: JSONBody[ApiKeyCreate]
@@ -49,7 +48,6 @@ class ApiKeyController(Controller):
         "/",
         operation_id="ListApiKeys",
         summary="List your API keys",
-        responses=problem_responses(401, 422, 429, 500, 503),
     )
     async def list_api_keys(
         self, api_keys_service: ApiKeys, request: AuthenticatedRequest, limit: Limit = 20, offset: Offset = 0
@@ -64,7 +62,7 @@ class ApiKeyController(Controller):
         operation_id="RevokeApiKey",
         summary="Revoke an API key",
         status_code=HTTP_204_NO_CONTENT,
-        responses=problem_responses(401, 404, 429, 500, 503),
+        responses=problem_responses(404),
     )
     async def revoke_api_key(
         self,

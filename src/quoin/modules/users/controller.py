@@ -47,7 +47,7 @@ class UserController(Controller):
         summary="Sign up",
         status_code=HTTP_201_CREATED,
         opt=PUBLIC,
-        responses=problem_responses(400, 403, 409, 413, 415, 422, 429, 500, 503),
+        responses=problem_responses(403, 409),
     )
     async def create_user(
         self,
@@ -78,7 +78,7 @@ class UserController(Controller):
         operation_id="ListUsers",
         summary="List users (superuser)",
         guards=[requires_superuser],
-        responses=problem_responses(401, 403, 422, 429, 500, 503),
+        responses=problem_responses(403),
     )
     async def list_users(self, users_service: Users, filters: NamedDependency[list[StatementFilter]]) -> UserPage:
         """A page of users, filtered and sorted by the query parameters, with the total count."""
@@ -86,7 +86,7 @@ class UserController(Controller):
         page = next(f for f in filters if isinstance(f, LimitOffset))
         return Page(items=users, total=total, limit=page.limit, offset=page.offset)
 
-    @get("/me", operation_id="GetCurrentUser", summary="Who am I", responses=problem_responses(401, 429, 500, 503))
+    @get("/me", operation_id="GetCurrentUser", summary="Who am I")
     async def get_current_user(self, request: UserRequest) -> UserRead:
         """The authenticated caller's own account."""
         return request.user
@@ -97,7 +97,7 @@ class UserController(Controller):
         operation_id="GetUser",
         summary="Get a user (self or superuser)",
         guards=[requires_self_or_superuser],
-        responses=problem_responses(401, 403, 404, 429, 500, 503),
+        responses=problem_responses(403, 404),
     )
     async def get_user(self, users_service: Users, user_id: UserId) -> UserRead:
         """One user by id."""
@@ -108,7 +108,7 @@ class UserController(Controller):
         operation_id="UpdateUser",
         summary="Update a user (self or superuser)",
         guards=[requires_self_or_superuser],
-        responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422, 429, 500, 503),
+        responses=problem_responses(403, 404, 409),
     )
     async def update_user(
         self, request: UserRequest, users_service: Users, user_id: UserId, data: JSONBody[UserUpdate]
@@ -125,7 +125,7 @@ class UserController(Controller):
         summary="Delete a user (self or superuser)",
         status_code=HTTP_204_NO_CONTENT,
         guards=[requires_self_or_superuser],
-        responses=problem_responses(401, 403, 404, 429, 500, 503),
+        responses=problem_responses(403, 404),
     )
     async def delete_user(self, users_service: Users, user_id: UserId) -> None:
         """Delete a user for good, with their API keys; later calls for the same id answer 404."""

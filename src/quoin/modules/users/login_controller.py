@@ -36,7 +36,7 @@ class AuthController(Controller):
         summary="Log in (OAuth2 password flow)",
         status_code=200,
         opt={**PUBLIC, **ISSUES_TOKENS},
-        responses=problem_responses(400, 401, 413, 415, 422, 429, 500, 503),
+        responses=problem_responses(401),  # wrong email or password (the common errors are added for every operation),
     )
     async def issue_token(
         self,
