@@ -56,3 +56,9 @@ async def test_the_common_errors_are_documented_without_being_listed_by_hand(cli
     assert set(me) == {"200", "401", "429", "500", "503"}
     assert set(sign_up) == {"201", "400", "403", "409", "413", "415", "422", "429", "500", "503"}
     assert me["401"]["content"]["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/Problem"}
+
+
+async def test_the_sign_up_documents_the_location_of_the_new_user(client: httpx.AsyncClient) -> None:
+    created = (await client.get("/schema/openapi.json")).json()["paths"]["/api/v1/users"]["post"]["responses"]["201"]
+
+    assert created["headers"]["Location"]["description"] == "The new user's URL."

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from advanced_alchemy.filters import LimitOffset, StatementFilter
 from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
@@ -48,6 +49,7 @@ class UserController(Controller):
         status_code=HTTP_201_CREATED,
         opt=PUBLIC,
         responses=problem_responses(403, 409),
+        response_headers=[ResponseHeader(name="Location", description="The new user's URL.", documentation_only=True)],
     )
     async def create_user(
         self,
