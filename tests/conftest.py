@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -21,7 +20,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 from litestar import Litestar
 from sqlalchemy import text
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 
 from quoin.app import create_app
@@ -30,27 +29,16 @@ from tests.support.expectations import World, registered
 from tests.support.helpers import db_config_of, engine_of, make_account
 from tests.support.logs import LogCapture
 from tests.support.loopback_cluster import CLUSTER_SETTINGS, LoopbackCluster
-from tests.support.postgres_server import DatabaseFactory, PrivatePostgres, free_port
+from tests.support.postgres_server import DatabaseFactory, free_port, postgres_for_databases
 from tests.support.redis_server import PrivateRedis
 from tests.support.settings import make_settings
-
-
-def _asyncpg(url: str) -> URL:
-    parsed = make_url(url)
-    return parsed.set(drivername="postgresql+asyncpg") if parsed.drivername in {"postgres", "postgresql"} else parsed
 
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[URL]:
     """URL of a PostgreSQL server on which the suite may create its own databases."""
-    if configured := os.environ.get("TEST_DATABASE_URL"):
-        yield _asyncpg(configured)
-        return
-    server = PrivatePostgres()
-    try:
-        yield make_url(server.start())
-    finally:
-        server.stop()
+    with postgres_for_databases() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

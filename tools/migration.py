@@ -14,38 +14,21 @@ import asyncio
 import contextlib
 import io
 import logging
-import os
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 from alembic.util import CommandError
-from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
-from tests.support.postgres_server import DatabaseFactory, PrivatePostgres
+from tests.support.postgres_server import DatabaseFactory, postgres_for_databases
 
 from quoin.db.migrations import NoChangesError, autogenerate_revision
 
 
-@asynccontextmanager
-async def postgres_server() -> AsyncIterator[URL]:
-    """``TEST_DATABASE_URL``'s server, else a private one that is deleted afterwards."""
-    if configured := os.environ.get("TEST_DATABASE_URL"):
-        yield make_url(configured).set(drivername="postgresql+asyncpg")
-        return
-    server = PrivatePostgres()
-    try:
-        yield make_url(server.start())
-    finally:
-        server.stop()
-
-
 async def write_revision(message: str) -> Path:
     """Migrate a fresh database to head and write the revision from what the models add to it."""
-    async with postgres_server() as server:
+    with postgres_for_databases() as server:
         databases = DatabaseFactory(server)
         try:
             try:

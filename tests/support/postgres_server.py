@@ -17,16 +17,18 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import text
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from quoin.db.migrations import upgrade_to_head
 
-__all__ = ["DatabaseFactory", "PrivatePostgres", "find_binary", "free_port"]
+__all__ = ["DatabaseFactory", "PrivatePostgres", "find_binary", "free_port", "postgres_for_databases"]
 
 
 def find_binary(name: str) -> str:
@@ -165,3 +167,17 @@ class DatabaseFactory:
         """Drop every database this factory created."""
         for name in self.created:
             await self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def postgres_for_databases() -> Iterator[URL]:
+    """A server to create databases on: ``TEST_DATABASE_URL``'s, else a private one, stopped and deleted afterwards."""
+    if configured := os.environ.get("TEST_DATABASE_URL"):
+        url = make_url(configured)
+        yield url.set(drivername="postgresql+asyncpg") if url.drivername in {"postgres", "postgresql"} else url
+        return
+    server = PrivatePostgres()
+    try:
+        yield make_url(server.start())
+    finally:
+        server.stop()
