@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
 import pytest
 from sqlalchemy import event, exc, text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from quoin.db.pool import FairQueuePool
-from tests.support.helpers import USERS, make_account, running_app
+from tests.support.helpers import make_account, running_app, sixty_four_at_once
 from tests.support.settings import make_settings
 
 
@@ -68,10 +67,5 @@ async def test_sixty_four_concurrent_authenticated_requests_succeed_on_a_tiny_po
     settings = make_settings(database_url, DB_POOL_SIZE=str(pool_size), DB_MAX_OVERFLOW="0", DB_POOL_TIMEOUT="5")
     async with running_app(settings) as (_, client):
         account = await make_account(client)
-        requests = [
-            *(client.get(account.path, headers=account.headers) for _ in range(24)),
-            *(client.get(f"{USERS}me", headers=account.headers) for _ in range(20)),
-            *(client.patch(account.path, json={"full_name": f"Name {i}"}, headers=account.headers) for i in range(20)),
-        ]
-        responses: list[httpx.Response] = await asyncio.gather(*requests)
-    assert [r.status_code for r in responses] == [200] * 64
+        statuses = await sixty_four_at_once(client, account, account.headers)
+    assert statuses == [200] * 64

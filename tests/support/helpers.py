@@ -99,6 +99,16 @@ async def make_account(
     return Account(user=user, headers=await login(client, user["email"]))
 
 
+async def sixty_four_at_once(client: httpx.AsyncClient, account: Account, me: dict[str, str]) -> list[int]:
+    """Statuses of 64 concurrent requests as ``account``: reads, PATCHes, and ``/me`` sent with ``me``."""
+    requests = [
+        *(client.get(account.path, headers=account.headers) for _ in range(24)),
+        *(client.get(f"{USERS}me", headers=me) for _ in range(20)),
+        *(client.patch(account.path, json={"full_name": f"Name {i}"}, headers=account.headers) for i in range(20)),
+    ]
+    return [response.status_code for response in await asyncio.gather(*requests)]
+
+
 def assert_problem(response: httpx.Response, status: int, *, detail: str | None = None) -> dict[str, Any]:
     """The response is an RFC 9457 problem document with ``status``; returns its body."""
     assert response.status_code == status, response.text

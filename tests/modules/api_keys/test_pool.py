@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-
-import httpx
 import pytest
 from sqlalchemy.engine import URL
 
 from tests.modules.api_keys.expectations import API_KEYS
-from tests.support.helpers import USERS, make_account, running_app
+from tests.support.helpers import make_account, running_app, sixty_four_at_once
 from tests.support.settings import make_settings
 
 
@@ -23,10 +20,5 @@ async def test_sixty_four_concurrent_key_and_token_requests_succeed_on_a_tiny_po
         account = await make_account(client)
         created = await client.post(API_KEYS, json={"name": "load"}, headers=account.headers)
         key = {"X-API-Key": created.json()["key"]}
-        requests = [
-            *(client.get(account.path, headers=account.headers) for _ in range(24)),
-            *(client.get(f"{USERS}me", headers=key) for _ in range(20)),
-            *(client.patch(account.path, json={"full_name": f"Name {i}"}, headers=account.headers) for i in range(20)),
-        ]
-        responses: list[httpx.Response] = await asyncio.gather(*requests)
-    assert [r.status_code for r in responses] == [200] * 64
+        statuses = await sixty_four_at_once(client, account, key)
+    assert statuses == [200] * 64
