@@ -31,9 +31,9 @@ class Page(msgspec.Struct, Generic[T], kw_only=True):
     """One page of a list: its items, how many match in all, and the window asked for."""
 
     items: list[T]
-    total: int
-    limit: int
-    offset: int
+    total: Annotated[int, msgspec.Meta(description="Rows matching in all, across pages.", examples=[1])]
+    limit: Annotated[int, msgspec.Meta(examples=[20])]
+    offset: Annotated[int, msgspec.Meta(examples=[0])]
 
 
 def page_schema(name: str) -> KwargDefinition:

@@ -1,10 +1,13 @@
-"""The OpenAPI document's own description of the API: who made it and under which licence."""
+"""The OpenAPI document as a docs page reader sees it: licence, errors, headers, descriptions and examples."""
 
 from __future__ import annotations
+
+import json
 
 import httpx
 
 from quoin.core.http.openapi import ERROR_DESCRIPTIONS
+from tests.support.documentation import example_of
 
 
 async def test_the_document_names_its_licence(client: httpx.AsyncClient) -> None:
@@ -62,3 +65,24 @@ async def test_the_sign_up_documents_the_location_of_the_new_user(client: httpx.
     created = (await client.get("/schema/openapi.json")).json()["paths"]["/api/v1/users"]["post"]["responses"]["201"]
 
     assert created["headers"]["Location"]["description"] == "The new user's URL."
+
+
+async def test_every_body_and_success_answer_shows_a_realistic_example(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/schema/openapi.json")).json()
+    bodies = [
+        (f"{method.upper()} {path} {part}", media["schema"])
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        for part, described in [
+            ("request", operation.get("requestBody", {})),
+            *((status, answer) for status, answer in operation["responses"].items() if status.startswith("2")),
+        ]
+        for media in described.get("content", {}).values()
+    ]
+
+    assert bodies
+    for where, schema in bodies:
+        missing: list[str] = []
+        example = example_of(document, schema, missing=missing)
+        assert not missing, f"{where}: no example for {missing}"
+        assert '"string"' not in json.dumps(example), f"{where}: a placeholder in {example}"

@@ -12,6 +12,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tests.modules.api_keys.expectations import API_KEYS
+from tests.support.documentation import documented_examples, same_shape
 from tests.support.helpers import PRODUCTION, USERS, Account, assert_problem, make_account, running_app
 from tests.support.settings import make_settings
 
@@ -216,3 +217,17 @@ async def test_browsers_may_send_the_key_header_cross_origin(database_url: URL) 
 
     assert answer.status_code == 204
     assert "x-api-key" in answer.headers["access-control-allow-headers"].lower()
+
+
+async def test_the_documented_example_creates_a_key_shaped_as_documented(
+    client: httpx.AsyncClient, owner: Account
+) -> None:
+    request_example, created_example = await documented_examples(client, API_KEYS.rstrip("/"), "post")
+
+    created = await client.post(API_KEYS, json=request_example, headers=owner.headers)
+
+    assert created.status_code == 201, created.text
+    assert same_shape(created_example, created.json())
+    assert KEY_SHAPE.fullmatch(created_example["key"])
+    assert created_example["key"].startswith(created_example["prefix"])
+    assert created.json()["expires_at"] == request_example["expires_at"]

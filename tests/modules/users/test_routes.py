@@ -10,8 +10,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from tests.support.documentation import documented_examples, same_shape
 from tests.support.helpers import (
     PASSWORD,
+    TOKEN,
     USERS,
     Account,
     assert_problem,
@@ -508,3 +510,28 @@ async def test_an_unsupported_method_is_405_with_allow(client: httpx.AsyncClient
 
 async def test_an_unknown_path_is_404(client: httpx.AsyncClient) -> None:
     assert_problem(await client.get("/api/v1/nothing-here"), 404)
+
+
+# --- the docs page's examples ---------------------------------------------------------------
+
+
+async def test_the_documented_examples_work_as_shown(client: httpx.AsyncClient, admin: Account) -> None:
+    # What a reader of /docs does: send each operation's example as it stands ("Test Request").
+    sign_up_example, created_example = await documented_examples(client, "/api/v1/users", "post")
+    form_example, token_example = await documented_examples(client, "/api/v1/auth/token", "post")
+    update_example, updated_example = await documented_examples(client, "/api/v1/users/{user_id}", "patch")
+
+    created = await client.post(USERS, json=sign_up_example)
+    token = await client.post(TOKEN, data=form_example)
+    updated = await client.patch(f"{USERS}{created.json()['id']}", json=update_example, headers=admin.headers)
+
+    assert created.status_code == 201, created.text
+    assert same_shape(created_example, created.json())
+    assert token.status_code == 200, token.text
+    assert same_shape(token_example, token.json())
+    assert token.json()["expires_in"] == token_example["expires_in"]  # the shipped token lifetime
+    assert updated.status_code == 200, updated.text
+    assert same_shape(updated_example, updated.json())
+    assert {key: updated.json()[key] for key in update_example if key != "password"} == {
+        key: value for key, value in update_example.items() if key != "password"
+    }

@@ -27,7 +27,7 @@ __all__ = ["HealthController", "landing_page"]
 class HealthStatus(msgspec.Struct):
     """A probe's answer."""
 
-    status: str
+    status: Annotated[str, msgspec.Meta(examples=["ok"])]
 
 
 RedisState = Literal["ok", "unavailable", "off"]

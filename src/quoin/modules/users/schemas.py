@@ -57,6 +57,10 @@ FullName = Annotated[
     str, single_line(max_length=255, description="Display name; no control characters.", example="Ada Lovelace")
 ]
 
+# Examples of the documented bodies, one person throughout so a reader can follow her through the docs page.
+_USER_ID = Annotated[UUID, msgspec.Meta(examples=["0b9a3b5e-6f1d-4c1e-9a63-2f4b1c8d7e10"])]
+_SIGNED_UP_AT = Annotated[datetime, msgspec.Meta(examples=["2026-03-14T09:26:53.589793Z"])]
+
 
 def normalize_email(email: str) -> str:
     """The canonical form of an email: trimmed and lower-cased (the one place this rule lives)."""
@@ -74,23 +78,30 @@ class UserCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 class UserUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Partial update: only the fields sent are changed; ``full_name: null`` clears it."""
 
-    email: Email | msgspec.UnsetType = msgspec.UNSET
-    password: Password | msgspec.UnsetType = msgspec.UNSET
-    full_name: FullName | msgspec.UnsetType | None = msgspec.UNSET
-    is_active: bool | msgspec.UnsetType = msgspec.UNSET
-    is_superuser: bool | msgspec.UnsetType = msgspec.UNSET
+    email: Annotated[Email, msgspec.Meta(examples=["ada.king@example.com"])] | msgspec.UnsetType = msgspec.UNSET
+    password: Annotated[Password, msgspec.Meta(examples=["a longer passphrase for 2027"])] | msgspec.UnsetType = (
+        msgspec.UNSET
+    )
+    full_name: Annotated[FullName, msgspec.Meta(examples=["Ada King"])] | msgspec.UnsetType | None = msgspec.UNSET
+    is_active: (
+        Annotated[bool, msgspec.Meta(description="Superusers only: false deactivates the account.", examples=[True])]
+        | msgspec.UnsetType
+    ) = msgspec.UNSET
+    is_superuser: (
+        Annotated[bool, msgspec.Meta(description="Superusers only.", examples=[False])] | msgspec.UnsetType
+    ) = msgspec.UNSET
 
 
 class UserRead(msgspec.Struct, kw_only=True):
     """A user as clients see it: never a password or hash."""
 
-    id: UUID
-    email: str
-    full_name: str | None
-    is_active: bool
-    is_superuser: bool
-    created_at: datetime
-    updated_at: datetime
+    id: _USER_ID
+    email: Annotated[str, msgspec.Meta(examples=["ada@example.com"])]
+    full_name: Annotated[str, msgspec.Meta(examples=["Ada Lovelace"])] | None
+    is_active: Annotated[bool, msgspec.Meta(examples=[True])]
+    is_superuser: Annotated[bool, msgspec.Meta(examples=[False])]
+    created_at: _SIGNED_UP_AT
+    updated_at: _SIGNED_UP_AT
 
 
 # One page of a user list.
@@ -110,15 +121,30 @@ class LoginForm(msgspec.Struct, kw_only=True):
 
     username: Annotated[
         str,
-        msgspec.Meta(min_length=1, max_length=254, pattern=NO_CONTROL_CHARACTERS, description="The account's email."),
+        msgspec.Meta(
+            min_length=1,
+            max_length=254,
+            pattern=NO_CONTROL_CHARACTERS,
+            description="The account's email.",
+            examples=["ada@example.com"],
+        ),
     ]
-    password: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+    password: Annotated[str, msgspec.Meta(min_length=1, max_length=128, examples=["correct horse battery staple"])]
     grant_type: Literal["password"] | None = None
 
 
 class TokenResponse(msgspec.Struct, kw_only=True):
     """An access token and how long it lives."""
 
-    access_token: str
+    access_token: Annotated[
+        str,
+        msgspec.Meta(
+            description="A JWT to send as `Authorization: Bearer <token>`.",
+            examples=[
+                "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIwYjlhM2I1ZS02ZjFkLTRjMWUtOWE2My0yZjRiMWM4ZDdlMTAiLCJ"
+                "pYXQiOjE3NzM0ODAzMTMsImV4cCI6MTc3MzQ4MTIxM30.Yk6c0XwTu1V0b5wq3m8Jm1YV4xZQv2z6t5rKpQe9N0s"
+            ],
+        ),
+    ]
     token_type: Literal["bearer"] = "bearer"  # noqa: S105  # the OAuth2 token type, not a secret
-    expires_in: Annotated[int, msgspec.Meta(description="Seconds until the token expires.")]
+    expires_in: Annotated[int, msgspec.Meta(description="Seconds until the token expires.", examples=[900])]
