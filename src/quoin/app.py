@@ -12,7 +12,7 @@ from __future__ import annotations
 from litestar import Litestar
 from litestar.di import Provide
 
-from quoin.auth.identity import credential_owner_identity, token_user_identity
+from quoin.auth.identity import caller_identity
 from quoin.auth.plugin import AuthPlugin
 from quoin.config import Settings
 from quoin.core.http.docs import DocsPlugin
@@ -23,7 +23,7 @@ from quoin.core.runtime.plugin import RuntimePlugin
 from quoin.core.security.plugin import SecurityPlugin
 from quoin.db.plugin import DatabasePlugin
 from quoin.db.problems import DATABASE_PROBLEMS
-from quoin.feature import FeaturesPlugin, credential_resolvers, principal_loader
+from quoin.feature import FeaturesPlugin, credential_resolvers, principal_source
 from quoin.modules import FEATURES
 
 __all__ = ["create_app"]
@@ -35,11 +35,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     security = SecurityPlugin(settings.passwords, settings.security)
     observability = ObservabilityPlugin(settings.app, settings.telemetry, echo_sql=settings.db.db_echo)
     database = DatabasePlugin(settings.db, engine_hooks=[security.cipher.bind, *observability.engine_hooks])
-    resolvers = credential_resolvers(FEATURES, settings)
-    auth = AuthPlugin(settings.security, database.config, principal_loader(FEATURES), resolvers)
-    limits = RateLimitPlugin(
-        settings.rate_limit, before_auth=token_user_identity(auth.auth), after_auth=credential_owner_identity
-    )
+    resolvers = credential_resolvers(FEATURES, settings, database.changes)
+    auth = AuthPlugin(settings.security, database.config, principal_source(FEATURES), database.changes, resolvers)
+    limits = RateLimitPlugin(settings.rate_limit, identify=caller_identity(auth.auth))
     return Litestar(
         dependencies={"settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False)},
         # Each plugin that puts middleware first wraps those listed before it: outermost last.

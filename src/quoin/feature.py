@@ -20,16 +20,17 @@ from litestar.plugins import InitPluginProtocol
 from litestar.types import ControllerRouterHandler
 
 from quoin.auth.credentials import CredentialResolver
-from quoin.auth.principal import PrincipalLoader
+from quoin.auth.principal import PrincipalSource
 from quoin.config import Settings
 from quoin.core.http.openapi import add_openapi_correction
+from quoin.db.changes import ChangeFeed
 
-__all__ = ["API_PREFIX", "Feature", "FeaturesPlugin", "credential_resolvers", "principal_loader"]
+__all__ = ["API_PREFIX", "Feature", "FeaturesPlugin", "credential_resolvers", "principal_source"]
 
 API_PREFIX = "/api/v1"
 
 
-def _no_credentials(_settings: Settings) -> Sequence[CredentialResolver]:
+def _no_credentials(_settings: Settings, _changes: ChangeFeed) -> Sequence[CredentialResolver]:
     return ()
 
 
@@ -40,10 +41,11 @@ class Feature:
     name: str
     api_routes: Sequence[ControllerRouterHandler] = ()  # mounted under /api/v1
     routes: Sequence[ControllerRouterHandler] = ()  # mounted at the root (probes, pages)
-    # Credentials other than bearer tokens that this feature issues, built from the settings.
-    credentials: Callable[[Settings], Sequence[CredentialResolver]] = field(default=_no_credentials)
-    # How to load the caller by id: exactly one feature (the one that keeps users) provides it.
-    principal_loader: PrincipalLoader | None = None
+    # Credentials other than bearer tokens that this feature issues, built from the settings
+    # and the feed of row changes (to remember credentials without reading them every time).
+    credentials: Callable[[Settings, ChangeFeed], Sequence[CredentialResolver]] = field(default=_no_credentials)
+    # Where callers come from: exactly one feature (the one that keeps users) provides it.
+    principal_source: PrincipalSource | None = None
     commands: Sequence[click.Command] = ()  # subcommands of the `quoin` CLI
 
 
@@ -73,14 +75,16 @@ class FeaturesPlugin(InitPluginProtocol):
         app.openapi_schema.tags = list(tags.values())
 
 
-def principal_loader(features: Sequence[Feature]) -> PrincipalLoader:
-    """The one feature's way to load the caller; a configuration error if none or several provide one."""
-    loaders = [feature.principal_loader for feature in features if feature.principal_loader is not None]
-    if len(loaders) != 1:
-        raise RuntimeError(f"exactly one feature must provide principal_loader; {len(loaders)} do")
-    return loaders[0]
+def principal_source(features: Sequence[Feature]) -> PrincipalSource:
+    """The one feature's source of callers; a configuration error if none or several provide one."""
+    sources = [feature.principal_source for feature in features if feature.principal_source is not None]
+    if len(sources) != 1:
+        raise RuntimeError(f"exactly one feature must provide principal_source; {len(sources)} do")
+    return sources[0]
 
 
-def credential_resolvers(features: Sequence[Feature], settings: Settings) -> list[CredentialResolver]:
+def credential_resolvers(
+    features: Sequence[Feature], settings: Settings, changes: ChangeFeed
+) -> list[CredentialResolver]:
     """Every feature's credential resolvers, in feature order."""
-    return [resolver for feature in features for resolver in feature.credentials(settings)]
+    return [resolver for feature in features for resolver in feature.credentials(settings, changes)]

@@ -1,10 +1,12 @@
-"""Bearer JWTs and the registered credentials, checked against the database on every request.
+"""Bearer JWTs and the registered credentials, resolved to the caller on every request.
 
 Litestar's ``JWTAuth`` issues and verifies the tokens (PyJWT underneath, HS256,
 ``exp``/``iat``/``sub``/``jti`` required); its middleware is extended to accept
-a registered credential (``CredentialResolver``) instead. Every request loads
-the caller's row, so deleting or deactivating a user, or revoking a key, takes
-effect at once on every instance.
+a registered credential (``CredentialResolver``) instead. The caller is
+remembered per process and forgotten as soon as its row changes on any
+instance (``quoin.db.changes``); while that is not known to work, every
+request reads the caller's row. Either way, deleting or deactivating a user,
+or revoking a key, takes effect at once on every instance.
 """
 
 from __future__ import annotations
@@ -26,11 +28,12 @@ from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, Reference, 
 from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
 
 from quoin.auth.credentials import CredentialResolver, header_value
-from quoin.auth.principal import Principal, PrincipalLoader
+from quoin.auth.principal import Principal, PrincipalSource
 from quoin.auth.tokens import TokenVerifier
 from quoin.core.errors import UnauthorizedError
 from quoin.core.http.routes import PUBLIC_OPT_KEY
 from quoin.core.observability.access_log import note_user_id
+from quoin.db.changes import ChangeFeed, RowCache
 from quoin.db.config import QuoinSQLAlchemyConfig
 
 __all__ = ["BEARER_SCHEME", "QuoinAuth", "TokenIssuer", "build_auth"]
@@ -169,26 +172,44 @@ class TokenIssuer:
         )
 
 
-def build_auth(
+def build_auth(  # each is a different collaborator
     secret_key: str,
     db_config: QuoinSQLAlchemyConfig,
-    load_principal: PrincipalLoader,
+    callers: PrincipalSource,
+    changes: ChangeFeed,
     resolvers: Sequence[CredentialResolver] = (),
 ) -> QuoinAuth:
-    """The app's authentication config; the caller is looked up in a short session of its own."""
+    """The app's authentication config.
+
+    A caller not remembered is looked up in a short session of its own, and
+    remembered until its row changes.
+    """
+    remembered: RowCache[Principal] = changes.cache(callers.table)
 
     async def credential_owner(
         credential: Token | _Presented, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> Principal | None:
+        presented: _Presented | None = None
+        if isinstance(credential, _Presented):
+            presented = credential
+            user_id = credential.resolver.known_owner(credential.value)
+        else:
+            try:
+                user_id = UUID(credential.sub)
+            except ValueError:
+                return None
+        if user_id is not None and (caller := remembered.get(str(user_id))) is not None:
+            return caller
+        version = remembered.version()  # before reading: a change announced meanwhile wins
         async with db_config.lookup_session(connection.app.state) as session:
-            if isinstance(credential, _Presented):
-                user_id = await credential.resolver.owner(credential.value, session)
-            else:
-                try:
-                    user_id = UUID(credential.sub)
-                except ValueError:
-                    return None
-            return None if user_id is None else await load_principal(session, user_id)
+            if user_id is None and presented is not None:
+                user_id = await presented.resolver.owner(presented.value, session)
+            if user_id is None:
+                return None
+            caller = await callers.load(session, user_id)
+            if caller is not None:
+                remembered.put(str(user_id), caller, version, session)
+        return caller
 
     return QuoinAuth(
         token_secret=secret_key,

@@ -35,6 +35,13 @@ class CredentialResolver(Protocol):
     scheme: SecurityScheme
     refusal: str  # the 401's detail for a credential that resolves to nobody
 
+    def known_owner(self, value: str) -> UUID | None:
+        """The owner of a credential remembered as valid, without the database; None when not known so."""
+        ...
+
     async def owner(self, value: str, session: AsyncSession) -> UUID | None:
-        """The id of the user the credential acts for, or None if it is unknown, expired or revoked."""
+        """The id of the user the credential acts for, or None if it is unknown, expired or revoked.
+
+        Read from the database; a resolver may remember the answer for ``known_owner`` (``quoin.db.changes``).
+        """
         ...

@@ -11,16 +11,17 @@ from litestar.plugins import InitPluginProtocol
 from quoin.auth.authentication import QuoinAuth, TokenIssuer, build_auth
 from quoin.auth.credentials import CredentialResolver
 from quoin.auth.openapi import document_operation_security, point_password_flow_at_token_route
-from quoin.auth.principal import PrincipalLoader
+from quoin.auth.principal import PrincipalSource
 from quoin.config import SecuritySettings
 from quoin.core.http.openapi import add_openapi_correction
+from quoin.db.changes import ChangeFeed
 from quoin.db.config import QuoinSQLAlchemyConfig
 
 __all__ = ["AuthPlugin"]
 
 
 class AuthPlugin(InitPluginProtocol):
-    """Bearer tokens and the features' credentials, resolved to the caller by ``load_principal``.
+    """Bearer tokens and the features' credentials, resolved to the caller from ``callers``.
 
     Its middleware puts itself first: plugins listed after this one that also
     insert middleware at the front wrap it. The token issuer is the
@@ -31,10 +32,11 @@ class AuthPlugin(InitPluginProtocol):
         self,
         settings: SecuritySettings,
         db_config: QuoinSQLAlchemyConfig,
-        load_principal: PrincipalLoader,
+        callers: PrincipalSource,
+        changes: ChangeFeed,
         resolvers: Sequence[CredentialResolver] = (),
     ) -> None:
-        self.auth: QuoinAuth = build_auth(settings.secret_key, db_config, load_principal, resolvers)
+        self.auth: QuoinAuth = build_auth(settings.secret_key, db_config, callers, changes, resolvers)
         self._issuer = TokenIssuer(self.auth, settings.access_token_ttl)
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:

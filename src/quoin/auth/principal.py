@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
 
 from litestar import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-__all__ = ["AuthenticatedRequest", "Principal", "PrincipalLoader"]
+__all__ = ["AuthenticatedRequest", "Principal", "PrincipalLoader", "PrincipalSource"]
 
 
 class Principal(Protocol):
@@ -26,8 +27,21 @@ class Principal(Protocol):
         ...
 
 
-# The active user with this id, or None (unknown or deactivated): the users feature provides it.
+# The active user with this id, or None (unknown or deactivated).
 PrincipalLoader = Callable[[AsyncSession, UUID], Awaitable[Principal | None]]
+
+
+@dataclass(frozen=True)
+class PrincipalSource:
+    """Where callers come from, as the feature that keeps users provides it.
+
+    ``load`` reads the caller; ``table`` is the table whose announced changes
+    (``quoin.db.changes``, keyed by user id) make a remembered caller stale.
+    """
+
+    load: PrincipalLoader
+    table: str
+
 
 # A handler takes `request: AuthenticatedRequest` and reads `request.user`. The caller is not a
 # dependency of its own: beside a handler's service it would make Litestar resolve the two in an

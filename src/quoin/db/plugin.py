@@ -9,6 +9,7 @@ from litestar.config.app import AppConfig
 from litestar.plugins import InitPluginProtocol
 
 from quoin.config import DatabaseSettings
+from quoin.db.changes import CHANGES_STATE_KEY, ChangeFeed
 from quoin.db.config import EngineHook, QuoinSQLAlchemyConfig, sqlalchemy_config
 from quoin.db.startup import database_waiter
 
@@ -16,17 +17,24 @@ __all__ = ["DatabasePlugin"]
 
 
 class DatabasePlugin(InitPluginProtocol):
-    """The engine, its pool and the request session; ``engine_hooks`` let other concerns watch the engine."""
+    """The engine, its pool and the request session; ``engine_hooks`` let other concerns watch the engine.
+
+    It also owns the feed of row changes (``changes``) that keeps the other
+    concerns' row caches honest; it is in the app's state under
+    ``CHANGES_STATE_KEY`` for the writers that announce their own changes.
+    """
 
     def __init__(self, settings: DatabaseSettings, engine_hooks: Sequence[EngineHook] = ()) -> None:
         self.config: QuoinSQLAlchemyConfig = sqlalchemy_config(settings, engine_hooks)
+        self.changes = ChangeFeed.for_url(settings.url, settings.db_connect_timeout)
         self._startup_timeout = settings.db_startup_timeout
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        """Add advanced-alchemy's plugin, the start-up wait and the pool's closing."""
+        """Add advanced-alchemy's plugin, the start-up wait, the change feed and the pool's closing."""
         app_config.plugins.append(SQLAlchemyPlugin(config=self.config))
-        app_config.on_startup.append(database_waiter(self.config, self._startup_timeout))
-        app_config.on_shutdown.append(self._dispose_engine)
+        app_config.state[CHANGES_STATE_KEY] = self.changes
+        app_config.on_startup += [database_waiter(self.config, self._startup_timeout), self.changes.start]
+        app_config.on_shutdown += [self.changes.stop, self._dispose_engine]
         return app_config
 
     async def _dispose_engine(self) -> None:

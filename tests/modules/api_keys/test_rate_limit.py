@@ -35,10 +35,14 @@ async def test_all_keys_of_a_user_share_the_users_budget(database_url: URL) -> N
         user = await sign_up(setup, unique_email("keys"))
         headers = await login(setup, user["email"])
         keys = [(await setup.post(API_KEYS, json={"name": f"k{i}"}, headers=headers)).json()["key"] for i in range(2)]
-        statuses = []
+        first_uses, statuses = [], []
+        for i, key in enumerate(keys):  # not yet known to this instance: each counts as its address
+            async with client_of(application, f"198.51.100.{20 + i}") as caller:
+                first_uses.append((await caller.get(f"{USERS}me", headers={"X-API-Key": key})).status_code)
         for i in range(5):  # alternate keys and addresses: only the owner is common to them all
             async with client_of(application, f"203.0.113.{100 + i}") as caller:
                 statuses.append((await caller.get(f"{USERS}me", headers={"X-API-Key": keys[i % 2]})).status_code)
 
     # The two key creations (bearer) spent 2 of the owner's 4; each address is fresh, so only the owner limits.
+    assert first_uses == [200, 200]
     assert statuses == [200, 200, 429, 429, 429]

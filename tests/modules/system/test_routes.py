@@ -17,6 +17,7 @@ from sqlalchemy.engine import URL
 from quoin import __version__
 from quoin.config import Settings
 from quoin.core.http.openapi import STATIC_PREFIX
+from quoin.db.changes import ChangeFeed
 from quoin.feature import credential_resolvers
 from quoin.modules import FEATURES
 from tests.support.expectations import registered
@@ -229,7 +230,10 @@ def test_every_operation_of_the_app_is_documented_and_expected_by_its_feature(
 
 def registered_schemes(settings: Settings) -> list[str]:
     """The bearer token's scheme, then each registered credential's, in feature order."""
-    return ["OAuth2PasswordBearer", *(resolver.scheme_name for resolver in credential_resolvers(FEATURES, settings))]
+    return [
+        "OAuth2PasswordBearer",
+        *(resolver.scheme_name for resolver in credential_resolvers(FEATURES, settings, ChangeFeed(None))),
+    ]
 
 
 @pytest.mark.parametrize(("path", "method"), list(DOCUMENTED_ERRORS))
@@ -252,7 +256,7 @@ def test_openapi_declares_the_password_flow_and_every_registered_credential(
     assert list(schemes) == registered_schemes(settings)
     assert schemes["OAuth2PasswordBearer"]["type"] == "oauth2"
     assert schemes["OAuth2PasswordBearer"]["flows"]["password"]["tokenUrl"] == "/api/v1/auth/token"
-    for resolver in credential_resolvers(FEATURES, settings):
+    for resolver in credential_resolvers(FEATURES, settings, ChangeFeed(None)):
         assert schemes[resolver.scheme_name] == resolver.scheme.to_schema()
 
 

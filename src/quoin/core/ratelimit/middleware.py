@@ -18,44 +18,30 @@ _HEADERS_STATE_KEY = "quoin.rate_limit_headers"
 
 
 class RateLimitMiddleware(ASGIMiddleware):
-    """The per-caller limit on every API route.
+    """The per-caller limit on every API route, one counter round trip per request.
 
-    ``identify`` names the caller. Placed before authentication it names the
-    user of a verified token, and every other request (no, bad or API-key
-    credentials) counts as its client address: the socket peer, or the
-    ``X-Forwarded-For`` client when uvicorn trusts the peer (``TRUSTED_PROXIES``).
-    Placed after authentication (``by_address=False``) it names the owner of an
-    API key and skips everything else.
+    ``identify`` names the caller when its credential says who it is without
+    the database; every other request (no, bad or unknown credentials) counts
+    as its client address: the socket peer, or the ``X-Forwarded-For`` client
+    when uvicorn trusts the peer (``TRUSTED_PROXIES``).
     """
 
     scopes = (ScopeType.HTTP,)
 
-    def __init__(
-        self,
-        limiter: RateLimiter,
-        per_minute: int,
-        identify: Callable[[Scope], str | None],
-        *,
-        by_address: bool = True,
-    ) -> None:
+    def __init__(self, limiter: RateLimiter, per_minute: int, identify: Callable[[Scope], str | None]) -> None:
         self.limiter = limiter
         self.per_minute = per_minute
         self.identify = identify
-        self.by_address = by_address
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         """Count the request, refuse it over the limit, and stamp the ``RateLimit-*`` headers."""
         if scope["path"].startswith(OPERATIONAL_PATH_PREFIXES):
             await next_app(scope, receive, send)
             return
-        caller = self.identify(scope) or (client_address(scope) if self.by_address else None)
-        if caller is None:
-            await next_app(scope, receive, send)
-            return
+        caller = self.identify(scope) or client_address(scope)
         window = await self.limiter.enforce(caller, self.per_minute, "Rate limit exceeded; see Retry-After")
         if window is not None:
-            # Stamped by add_rate_limit_headers, so error answers raised further in carry them too;
-            # a later check (an API key's owner) replaces an earlier one (the address).
+            # Stamped by add_rate_limit_headers, so error answers raised further in carry them too.
             scope.setdefault("state", {})[_HEADERS_STATE_KEY] = window.headers()
         await next_app(scope, receive, send)
 

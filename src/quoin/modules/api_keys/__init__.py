@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from quoin.auth.credentials import CredentialResolver
 from quoin.config import Settings
+from quoin.db.changes import ChangeFeed
 from quoin.feature import Feature
 from quoin.modules.api_keys.controller import ApiKeyController
 from quoin.modules.api_keys.keys import hasher_for
@@ -14,8 +15,8 @@ from quoin.modules.api_keys.resolver import ApiKeyResolver
 __all__ = ["FEATURE"]
 
 
-def _credentials(settings: Settings) -> Sequence[CredentialResolver]:
-    return [ApiKeyResolver(hasher_for(settings.security.secret_key))]
+def _credentials(settings: Settings, changes: ChangeFeed) -> Sequence[CredentialResolver]:
+    return [ApiKeyResolver(hasher_for(settings.security.secret_key), changes)]
 
 
 FEATURE = Feature(name="api_keys", api_routes=[ApiKeyController], credentials=_credentials)

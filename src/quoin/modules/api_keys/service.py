@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -14,13 +16,14 @@ from advanced_alchemy.filters import LimitOffset, OrderBy
 from sqlalchemy.exc import SQLAlchemyError
 
 from quoin.core.errors import FieldError, NotFoundError, ValidationError
+from quoin.db.changes import ChangeFeed
 from quoin.db.errors import DRIVER_ERRORS
 from quoin.modules.api_keys.keys import ApiKeyHasher
 from quoin.modules.api_keys.models import ApiKey
 from quoin.modules.api_keys.repository import ApiKeyRepository
 from quoin.modules.api_keys.schemas import ApiKeyCreate
 
-__all__ = ["LAST_USED_PRECISION", "ApiKeyService"]
+__all__ = ["LAST_USED_PRECISION", "ApiKeyService", "CheckedKey"]
 
 # last_used_at is refreshed at most this often per key, so that a busy
 # machine client does not turn every request into a row update.
@@ -48,14 +51,38 @@ def _checked_expiry(expires_at: datetime | None) -> datetime | None:
     return in_utc
 
 
+@dataclass(frozen=True, slots=True)
+class CheckedKey:
+    """What deciding on a presented key needs from its row; kept by the resolver between requests."""
+
+    prefix: str
+    owner: UUID
+    key_hash: str
+    expires_at: datetime | None
+    last_used_at: datetime | None
+
+    def accepts(self, key: str, hasher: ApiKeyHasher, now: datetime) -> bool:
+        """Whether ``key`` is this key, unexpired at ``now``."""
+        return hasher.matches(key, self.key_hash) and (self.expires_at is None or now < self.expires_at)
+
+    def use_recorded(self, now: datetime) -> bool:
+        """Whether ``last_used_at`` is recent enough that a use at ``now`` need not be written."""
+        return self.last_used_at is not None and now - self.last_used_at < LAST_USED_PRECISION
+
+
 class ApiKeyService(service.SQLAlchemyAsyncRepositoryService[ApiKey, ApiKeyRepository]):
-    """API keys of one owner; every write commits before the caller answers."""
+    """API keys of one owner; every write commits before the caller answers.
+
+    A revocation is announced to this process's caches at once through ``changes`` (the
+    table's trigger tells every instance, this one included, a moment later).
+    """
 
     repository_type = ApiKeyRepository
 
-    def __init__(self, *, hasher: ApiKeyHasher, **kwargs: Any) -> None:
+    def __init__(self, *, hasher: ApiKeyHasher, changes: ChangeFeed | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.hasher = hasher
+        self._changes = changes
 
     async def issue(self, owner_id: UUID, data: ApiKeyCreate) -> tuple[ApiKey, str]:
         """Create a key for ``owner_id``; returns the row and the key, which is never available again."""
@@ -88,19 +115,32 @@ class ApiKeyService(service.SQLAlchemyAsyncRepositoryService[ApiKey, ApiKeyRepos
         if api_key is None:
             raise NotFoundError("API key not found")
         await self.delete(api_key.id, auto_commit=True)
+        if self._changes is not None:
+            self._changes.forget(ApiKey.__tablename__, api_key.prefix)
 
-    async def owner_of(self, key: str) -> UUID | None:
-        """The owner's id for a valid, unexpired key, or None; whether the owner is active is the caller's check."""
+    async def check(self, key: str) -> CheckedKey | None:
+        """The row of a valid, unexpired key, its use recorded; None for any other value.
+
+        Whether the owner is active is the caller's check.
+        """
         prefix = self.hasher.prefix_of(key)
         api_key = await self.repository.get_by_prefix(prefix) if prefix else None
-        if api_key is None or not self.hasher.matches(key, api_key.key_hash):
+        if api_key is None:
             return None
+        checked = CheckedKey(
+            prefix=api_key.prefix,
+            owner=api_key.user_id,
+            key_hash=api_key.key_hash,
+            expires_at=api_key.expires_at,
+            last_used_at=api_key.last_used_at,
+        )
         now = datetime.now(UTC)
-        if api_key.expires_at is not None and api_key.expires_at <= now:
+        if not checked.accepts(key, self.hasher, now):
             return None
-        if api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_PRECISION:
+        if not checked.use_recorded(now):
             await self._record_use(api_key.id, now)
-        return api_key.user_id
+            checked = dataclasses.replace(checked, last_used_at=now)
+        return checked
 
     async def _record_use(self, key_id: UUID, now: datetime) -> None:
         """Bookkeeping only: a key revoked meanwhile, or a failed write, must not fail the request."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from quoin.auth.principal import PrincipalSource
 from quoin.feature import Feature
 from quoin.modules.users.caller import load_caller
 from quoin.modules.users.cli import users_group
@@ -13,6 +14,6 @@ __all__ = ["FEATURE"]
 FEATURE = Feature(
     name="users",
     api_routes=[UserController, AuthController],
-    principal_loader=load_caller,
+    principal_source=PrincipalSource(load=load_caller, table="users"),
     commands=[users_group],
 )

@@ -22,6 +22,7 @@ from quoin.core.pagination import Limit, Offset, SortDirection
 from quoin.core.ratelimit.limiter import AddressLimit, RateLimiter
 from quoin.core.security.passwords import PASSWORDS_STATE_KEY, Passwords
 from quoin.core.text import NO_CONTROL_CHARACTERS
+from quoin.db.changes import CHANGES_STATE_KEY
 from quoin.modules.users.schemas import UserOrderField, normalize_email
 from quoin.modules.users.service import UserService
 from quoin.modules.users.throttle import LoginThrottle
@@ -31,14 +32,14 @@ _TIME_FIELDS = {UserOrderField.CREATED_AT, UserOrderField.UPDATED_AT}
 
 
 def provide_users_service(db_session: NamedDependency[AsyncSession], state: State) -> UserService:
-    """A ``UserService`` bound to this request's session, with the app's password hasher.
+    """A ``UserService`` bound to this request's session, with the app's password hasher and change feed.
 
-    The hasher comes from the app's state, not as a dependency of its own:
+    Both come from the app's state, not as dependencies of their own:
     Litestar resolves two or more dependencies of one level in an anyio task
     group, which cost ~0.1 ms of a ~1 ms request (docs/performance.md).
     """
     passwords: Passwords = state[PASSWORDS_STATE_KEY]
-    return UserService(session=db_session, passwords=passwords)
+    return UserService(session=db_session, passwords=passwords, changes=state[CHANGES_STATE_KEY])
 
 
 def _enabled(limiter: RateLimiter, settings: Settings) -> RateLimiter | None:

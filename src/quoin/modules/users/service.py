@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from quoin.core.errors import ConflictError, ForbiddenError, NotFoundError, UnauthorizedError, ValidationError
 from quoin.core.security.passwords import Passwords
+from quoin.db.changes import ChangeFeed
 from quoin.db.errors import is_unique_violation
 from quoin.db.transactions import as_one_statement
 from quoin.modules.users.models import User
@@ -29,13 +30,18 @@ BAD_CREDENTIALS = "Incorrect email or password"
 
 
 class UserService(service.SQLAlchemyAsyncRepositoryService[User, UserRepository]):
-    """Creates, reads, updates and deletes users; every write commits before the caller answers."""
+    """Creates, reads, updates and deletes users; every write commits before the caller answers.
+
+    A change to a user is announced to this process's caches at once through
+    ``changes`` (the table's trigger tells every instance, this one included, a moment later).
+    """
 
     repository_type = UserRepository
 
-    def __init__(self, *, passwords: Passwords, **kwargs: Any) -> None:
+    def __init__(self, *, passwords: Passwords, changes: ChangeFeed | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.passwords = passwords
+        self._changes = changes
 
     async def register(self, data: UserCreate, *, superuser: bool = False) -> User:
         """Create a user; 409 if the email is taken, even when two sign-ups race."""
@@ -102,6 +108,7 @@ class UserService(service.SQLAlchemyAsyncRepositoryService[User, UserRepository]
         existing.is_superuser = True
         existing.is_active = True
         await self.repository.session.commit()
+        self._announce(existing.id)
         return existing, False
 
     async def update_user(self, user_id: UUID, data: UserUpdate, *, actor: UserRead) -> UserRead:
@@ -125,6 +132,7 @@ class UserService(service.SQLAlchemyAsyncRepositoryService[User, UserRepository]
             await as_one_statement(self.repository.session)  # one UPDATE … RETURNING: atomic on its own
             user = await self.repository.update_public(user_id, changes)
             await self.repository.session.commit()
+        self._announce(user_id)
         if user is None:
             raise NotFoundError(USER_NOT_FOUND)
         return user
@@ -140,6 +148,12 @@ class UserService(service.SQLAlchemyAsyncRepositoryService[User, UserRepository]
         """Delete the user for good; 404 if there is none."""
         user = await self.get_user(user_id)
         await self.delete(user.id, auto_commit=True)
+        self._announce(user.id)
+
+    def _announce(self, user_id: UUID) -> None:
+        """Tell this process's caches that the user changed, now that the change is committed."""
+        if self._changes is not None:
+            self._changes.forget(User.__tablename__, str(user_id))
 
 
 @contextmanager
