@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -170,3 +171,20 @@ async def cluster(
         yield running
     finally:
         await asyncio.to_thread(running.stop)
+
+
+@pytest.fixture
+def redis_url() -> Iterator[tuple[str, PrivateRedis | None]]:
+    """A Redis only these tests use: TEST_REDIS_URL if given, else a private server from local binaries."""
+    if configured := os.environ.get("TEST_REDIS_URL"):
+        yield configured, None
+        return
+    try:
+        server = PrivateRedis()
+    except FileNotFoundError:
+        pytest.skip("needs redis-server on PATH (or TEST_REDIS_URL) for the shared-limit tests")
+    server.start()
+    try:
+        yield server.url, server
+    finally:
+        server.remove()

@@ -115,6 +115,7 @@ class ChangeFeed:
         self._echoed_at = -_LIVE_FOR_SECONDS
         self._task: asyncio.Task[None] | None = None
         self._echoes = itertools.count()
+        self._first_echo: asyncio.Event | None = None
 
     @classmethod
     def for_url(cls, url: URL, connect_timeout: float) -> ChangeFeed:
@@ -149,10 +150,10 @@ class ChangeFeed:
         A feed that is not live by then keeps trying in the background; the caches wait for it.
         """
         if self._connect_args is not None and self._caches and self._task is None:
+            self._first_echo = asyncio.Event()
             self._task = asyncio.create_task(self._listen(), name="quoin-change-feed")
-            deadline = time.monotonic() + _START_WAIT_SECONDS
-            while not self.live and time.monotonic() < deadline and not self._task.done():
-                await asyncio.sleep(0.005)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._first_echo.wait(), _START_WAIT_SECONDS)
 
     async def stop(self) -> None:
         """Stop listening and close the connection."""
@@ -209,6 +210,8 @@ class ChangeFeed:
             return
         if payload.startswith(_ECHO):
             self._echoed_at = time.monotonic()
+            if self._first_echo is not None:
+                self._first_echo.set()
             return
         table, _, key = payload.partition(":")
         self.forget(table, key)

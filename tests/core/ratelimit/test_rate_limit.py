@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-
 import pytest
 import structlog
 from prometheus_client import REGISTRY
@@ -134,23 +131,6 @@ async def test_sign_ups_are_limited_per_client_address(database_url: URL) -> Non
 
 
 # --- shared through Redis ------------------------------------------------------------------
-
-
-@pytest.fixture
-def redis_url() -> Iterator[tuple[str, PrivateRedis | None]]:
-    """A Redis only these tests use: TEST_REDIS_URL if given, else a private server from local binaries."""
-    if configured := os.environ.get("TEST_REDIS_URL"):
-        yield configured, None
-        return
-    try:
-        server = PrivateRedis()
-    except FileNotFoundError:
-        pytest.skip("needs redis-server on PATH (or TEST_REDIS_URL) for the shared-limit tests")
-    server.start()
-    try:
-        yield server.url, server
-    finally:
-        server.remove()
 
 
 @pytest.mark.process

@@ -1,14 +1,16 @@
-"""Keys and rate limits: a key is limited as its owner, a made-up key as the caller's address."""
+"""Keys and rate limits: a known key is limited as its owner, any other as the caller's address; one count each."""
 
 from __future__ import annotations
 
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy.engine import URL
 
 from tests.modules.api_keys.expectations import API_KEYS
 from tests.support.helpers import PASSWORD, USERS, login, sign_up, unique_email
 from tests.support.limits import app_for, client_of, limited
 from tests.support.postgres_server import DatabaseFactory
+from tests.support.redis_server import PrivateRedis
 
 
 @pytest.fixture(scope="module")
@@ -46,3 +48,29 @@ async def test_all_keys_of_a_user_share_the_users_budget(database_url: URL) -> N
     # The two key creations (bearer) spent 2 of the owner's 4; each address is fresh, so only the owner limits.
     assert first_uses == [200, 200]
     assert statuses == [200, 200, 429, 429, 429]
+
+
+@pytest.mark.process
+async def test_each_request_costs_one_redis_round_trip_whatever_its_credential(
+    database_url: URL, redis_url: tuple[str, PrivateRedis | None]
+) -> None:
+    url, _ = redis_url
+    settings = limited(database_url, RATE_LIMIT_PER_MINUTE="1000", REDIS_URL=url)
+    redis = Redis.from_url(url)
+    async with app_for(settings) as application, client_of(application, "192.0.2.77") as client:
+        user = await sign_up(client, unique_email("round-trips"))
+        bearer = await login(client, user["email"])
+        key = {"X-API-Key": (await client.post(API_KEYS, json={"name": "k"}, headers=bearer)).json()["key"]}
+        assert (await client.get(f"{USERS}me", headers=key)).status_code == 200  # the key is now known
+        await redis.config_resetstat()
+        statuses = [
+            (await client.get(f"{USERS}me", headers=h)).status_code for h in (bearer, key, {}) for _ in range(5)
+        ]
+        commands = await redis.info("commandstats")
+    await redis.aclose()
+
+    assert statuses == [200] * 10 + [401] * 5
+    calls = {name.removeprefix("cmdstat_"): stats["calls"] for name, stats in commands.items()}
+    assert calls["evalsha"] == 15  # one round trip per request: the counting script
+    assert calls["incr"] == 15  # which counts each request once
+    assert set(calls) <= {"evalsha", "incr", "ttl", "expire", "info", "config|resetstat"}  # nothing else was asked

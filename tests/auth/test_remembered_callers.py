@@ -1,0 +1,96 @@
+"""Callers remembered per instance: no query for a known caller, and every change seen at once everywhere."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import URL
+
+from quoin.db.changes import CHANGES_STATE_KEY, ChangeFeed
+from tests.support.helpers import USERS, engine_of, login, sign_up, sqlalchemy_statements, unique_email
+from tests.support.instances import Instance, kill_listeners, refused_after, two_instances
+from tests.support.postgres_server import DatabaseFactory
+
+ME = f"{USERS}me"
+
+
+@pytest.fixture(scope="module")
+async def database_url(databases: DatabaseFactory) -> URL:
+    """A database of this module's own: these apps commit through their own pools."""
+    return await databases.create(migrated=True)
+
+
+async def _account(instance: Instance) -> tuple[dict[str, object], dict[str, str]]:
+    user = await sign_up(instance.client, unique_email("remembered"))
+    return user, await login(instance.client, str(user["email"]))
+
+
+async def test_a_known_caller_costs_no_query(database_url: URL) -> None:
+    async with two_instances(database_url) as (a, _b, _engine):
+        user, headers = await _account(a)
+        assert (await a.client.get(ME, headers=headers)).status_code == 200  # now known
+
+        with sqlalchemy_statements(engine_of(a.app)) as statements:
+            me = await a.client.get(ME, headers=headers)
+            by_id = await a.client.get(f"{USERS}{user['id']}", headers=headers)
+
+    assert me.status_code == 200
+    assert by_id.json() == me.json()
+    assert len(statements) == 1, statements  # the handler's own read; the caller came from memory
+
+
+@pytest.mark.parametrize("change", ["deactivate", "delete"])
+async def test_a_change_on_one_instance_is_refused_by_the_other_within_100_ms(database_url: URL, change: str) -> None:
+    async with two_instances(database_url) as (a, b, engine):
+        user, headers = await _account(a)
+        admin, _ = await _account(a)
+        async with engine.connect() as connection:
+            await connection.execute(text("UPDATE users SET is_superuser = true WHERE id = :id"), {"id": admin["id"]})
+        admin_headers = await login(a.client, str(admin["email"]))
+        assert (await b.client.get(ME, headers=headers)).status_code == 200  # B knows the caller
+
+        if change == "deactivate":
+            done = await a.client.patch(f"{USERS}{user['id']}", json={"is_active": False}, headers=admin_headers)
+        else:
+            done = await a.client.delete(f"{USERS}{user['id']}", headers=admin_headers)
+        assert done.status_code in {200, 204}, done.text
+        on_a = await a.client.get(ME, headers=headers)
+        delay = await refused_after(lambda: b.client.get(ME, headers=headers))
+
+    print(f"\n{change} on A refused by B after {delay * 1000:.1f} ms")
+    assert on_a.status_code == 401  # the instance that made the change: at once
+    assert delay < 0.1
+
+
+async def test_a_killed_listener_never_lets_a_stale_caller_through(database_url: URL) -> None:
+    async with two_instances(database_url) as (a, b, engine):
+        user, headers = await _account(a)
+        assert (await b.client.get(ME, headers=headers)).status_code == 200  # B knows the caller
+
+        assert await kill_listeners(engine) == 2
+        async with engine.connect() as connection:  # a change nobody hears of
+            await connection.execute(text("UPDATE users SET is_active = false WHERE id = :id"), {"id": user["id"]})
+        right_after = await b.client.get(ME, headers=headers)
+
+        async with engine.connect() as connection:
+            await connection.execute(text("UPDATE users SET is_active = true WHERE id = :id"), {"id": user["id"]})
+        await _until_listening_again(b)
+        assert (await b.client.get(ME, headers=headers)).status_code == 200  # known again
+        async with engine.connect() as connection:
+            await connection.execute(text("UPDATE users SET is_active = false WHERE id = :id"), {"id": user["id"]})
+        delay = await refused_after(lambda: b.client.get(ME, headers=headers))
+
+    assert right_after.status_code == 401
+    assert delay < 0.1
+
+
+async def _until_listening_again(instance: Instance) -> None:
+    """Wait until the instance's listener is back and proven live (it retries every second)."""
+    feed: ChangeFeed = instance.app.state[CHANGES_STATE_KEY]
+    for _ in range(500):
+        if feed.live:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the listener did not come back within 5 s")
