@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import URL
+from structlog.testing import capture_logs
 
 from quoin.db.changes import CHANGES_STATE_KEY, ChangeFeed
 from tests.support.helpers import USERS, engine_of, login, sign_up, sqlalchemy_statements, unique_email
@@ -17,7 +18,7 @@ ME = f"{USERS}me"
 
 
 @pytest.fixture(scope="module")
-async def database_url(databases: DatabaseFactory) -> URL:
+async def instances_database(databases: DatabaseFactory) -> URL:
     """A database of this module's own: these apps commit through their own pools."""
     return await databases.create(migrated=True)
 
@@ -27,8 +28,8 @@ async def _account(instance: Instance) -> tuple[dict[str, object], dict[str, str
     return user, await login(instance.client, str(user["email"]))
 
 
-async def test_a_known_caller_costs_no_query(database_url: URL) -> None:
-    async with two_instances(database_url) as (a, _b, _engine):
+async def test_a_known_caller_costs_no_query(instances_database: URL) -> None:
+    async with two_instances(instances_database) as (a, _b, _engine):
         user, headers = await _account(a)
         assert (await a.client.get(ME, headers=headers)).status_code == 200  # now known
 
@@ -42,8 +43,10 @@ async def test_a_known_caller_costs_no_query(database_url: URL) -> None:
 
 
 @pytest.mark.parametrize("change", ["deactivate", "delete"])
-async def test_a_change_on_one_instance_is_refused_by_the_other_within_100_ms(database_url: URL, change: str) -> None:
-    async with two_instances(database_url) as (a, b, engine):
+async def test_a_change_on_one_instance_is_refused_by_the_other_within_100_ms(
+    instances_database: URL, change: str
+) -> None:
+    async with two_instances(instances_database) as (a, b, engine):
         user, headers = await _account(a)
         admin, _ = await _account(a)
         async with engine.connect() as connection:
@@ -64,19 +67,21 @@ async def test_a_change_on_one_instance_is_refused_by_the_other_within_100_ms(da
     assert delay < 0.1
 
 
-async def test_a_killed_listener_never_lets_a_stale_caller_through(database_url: URL) -> None:
-    async with two_instances(database_url) as (a, b, engine):
+async def test_a_killed_listener_never_lets_a_stale_caller_through(instances_database: URL) -> None:
+    async with two_instances(instances_database) as (a, b, engine):
         user, headers = await _account(a)
         assert (await b.client.get(ME, headers=headers)).status_code == 200  # B knows the caller
 
-        assert await kill_listeners(engine) == 2
-        async with engine.connect() as connection:  # a change nobody hears of
-            await connection.execute(text("UPDATE users SET is_active = false WHERE id = :id"), {"id": user["id"]})
-        right_after = await b.client.get(ME, headers=headers)
+        with capture_logs() as logs:
+            assert await kill_listeners(engine) == 2
+            async with engine.connect() as connection:  # a change nobody hears of
+                await connection.execute(text("UPDATE users SET is_active = false WHERE id = :id"), {"id": user["id"]})
+            right_after = await b.client.get(ME, headers=headers)
 
-        async with engine.connect() as connection:
-            await connection.execute(text("UPDATE users SET is_active = true WHERE id = :id"), {"id": user["id"]})
-        await _until_listening_again(b)
+            async with engine.connect() as connection:
+                await connection.execute(text("UPDATE users SET is_active = true WHERE id = :id"), {"id": user["id"]})
+            for instance in (a, b):
+                await _until_listening_again(instance)
         assert (await b.client.get(ME, headers=headers)).status_code == 200  # known again
         async with engine.connect() as connection:
             await connection.execute(text("UPDATE users SET is_active = false WHERE id = :id"), {"id": user["id"]})
@@ -84,6 +89,13 @@ async def test_a_killed_listener_never_lets_a_stale_caller_through(database_url:
 
     assert right_after.status_code == 401
     assert delay < 0.1
+    # One line per instance for the loss and for the recovery, whatever the retries in between.
+    assert sorted(e["event"] for e in logs if e["event"].startswith("change_feed")) == [
+        "change_feed_listening",
+        "change_feed_listening",
+        "change_feed_lost",
+        "change_feed_lost",
+    ]
 
 
 async def _until_listening_again(instance: Instance) -> None:

@@ -40,10 +40,14 @@ _RECONNECT_SECONDS = 1.0
 _START_WAIT_SECONDS = 1.0
 _MAX_ENTRIES = 10_000
 
-_log = structlog.get_logger("quoin.db")
 _CONNECTION_FAILURES: tuple[type[Exception], ...] = (*DRIVER_ERRORS, OSError, TimeoutError)
 
 V = TypeVar("V")
+
+
+def _logger() -> structlog.typing.FilteringBoundLogger:
+    # Fetched when used, not at import: a logger bound once would ignore a later logging configuration.
+    return structlog.get_logger("quoin.db")  # type: ignore[no-any-return]
 
 
 class RowCache(Generic[V]):
@@ -116,6 +120,7 @@ class ChangeFeed:
         self._task: asyncio.Task[None] | None = None
         self._echoes = itertools.count()
         self._first_echo: asyncio.Event | None = None
+        self._listening = False
 
     @classmethod
     def for_url(cls, url: URL, connect_timeout: float) -> ChangeFeed:
@@ -172,7 +177,9 @@ class ChangeFeed:
                 except _CONNECTION_FAILURES as exc:
                     error = exc
                 self._lost()
-                _log.warning("change_feed_lost", error=repr(error) if error else "connection closed")
+                if self._listening:  # once per loss, not once per failed retry
+                    self._listening = False
+                    _logger().warning("change_feed_lost", error=repr(error) if error else "connection closed")
                 await asyncio.sleep(_RECONNECT_SECONDS)
         finally:
             self._lost()
@@ -192,7 +199,8 @@ class ChangeFeed:
             for cache in itertools.chain.from_iterable(self._caches.values()):
                 cache.clear()  # whatever changed while nobody listened
             self._connection = connection
-            _log.info("change_feed_listening")
+            self._listening = True
+            _logger().info("change_feed_listening")
             while not closed.is_set():
                 await connection.execute(f"NOTIFY {CHANNEL}, '{_ECHO}{next(self._echoes)}'", timeout=_ECHO_SECONDS)
                 with contextlib.suppress(TimeoutError):
@@ -204,6 +212,7 @@ class ChangeFeed:
 
     def _lost(self) -> None:
         self._connection = None
+        self._echoed_at = -_LIVE_FOR_SECONDS  # a new connection proves itself anew
 
     def _notified(self, _connection: object, _pid: int, _channel: str, payload: object) -> None:
         if not isinstance(payload, str):
