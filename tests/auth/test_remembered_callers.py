@@ -39,7 +39,9 @@ async def test_a_known_caller_costs_no_query(instances_database: URL) -> None:
 
     assert me.status_code == 200
     assert by_id.json() == me.json()
-    assert len(statements) == 1, statements  # the handler's own read; the caller came from memory
+    assert len(statements) == 1, [
+        s.statement for s in statements
+    ]  # the handler's own read; the caller came from memory
 
 
 @pytest.mark.parametrize("change", ["deactivate", "delete"])

@@ -133,7 +133,7 @@ async def test_a_new_model_becomes_the_next_revision_formatted_and_reversible(
     source = revision.read_text()
     assert source.startswith('"""Add migration probes.\n')
     assert f'revision: str = "{number}"' in source
-    assert 'down_revision: str | None = "0004"' in source
+    assert f'down_revision: str | None = "{revision_after_head(0)}"' in source  # after the project's head
     assert 'op.create_table(\n        "migration_probes",' in source
     for lint in (("format", "--check"), ("check",)):
         checked = run(project, "-m", "ruff", *lint, str(revision))

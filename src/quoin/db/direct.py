@@ -2,8 +2,8 @@
 
 Executing a statement through SQLAlchemy (execution context, cursor adapter,
 ``Result``) costs more CPU here than routing, validating and serialising the
-whole request (docs/performance.md). For the fixed-shape read every request
-makes (the caller, which is also ``GET /users/{id}``), ``DirectQuery``
+whole request (docs/performance.md). For a fixed-shape hot read
+(``GET /users/{id}``, which is also the caller when not remembered), ``DirectQuery``
 compiles the statement once per dialect and runs it with asyncpg's
 ``fetchrow`` on the session's own pooled connection. Each bound value and
 each column still goes through its type's processors (UUIDs, UTC datetimes,

@@ -22,7 +22,7 @@ __all__ = ["UserRepository"]
 
 # What clients may see of a user: the columns named like UserRead's fields.
 _PUBLIC_COLUMNS = columns_for(UserRead, User)
-# The caller on every request, and GET /users/{id}: run on the driver (quoin.db.direct).
+# GET /users/{id}, and the caller when not remembered: run on the driver (quoin.db.direct).
 _PUBLIC_BY_ID = DirectQuery(select(*_PUBLIC_COLUMNS).where(User.id == bindparam("user_id")))
 
 
@@ -45,11 +45,11 @@ def _update_returning_public(columns: frozenset[str]) -> Update:
 class UserRepository(repository.SQLAlchemyAsyncRepository[User]):
     """advanced-alchemy's repository over ``users``.
 
-    The hot reads (the caller on every request, one user, a page of users)
-    skip the ORM: one Core statement whose rows become ``UserRead`` by
-    column name (``quoin.db.contracts``); the one by id, made on every
-    request, runs on the driver (``quoin.db.direct``). Entities are loaded
-    only where they are changed.
+    The hot reads (one user, a page of users, the caller when not
+    remembered) skip the ORM: one Core statement whose rows become
+    ``UserRead`` by column name (``quoin.db.contracts``); the one by id runs
+    on the driver (``quoin.db.direct``). Entities are loaded only where they
+    are changed.
     """
 
     model_type = User
