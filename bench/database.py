@@ -31,6 +31,7 @@ class Seeded:
     count: int
     ids_file: Path
     emails_file: Path
+    missing_ids_file: Path  # as many ids that no user has
     seconds: float  # how long the COPY took
 
     def first_id(self) -> str:
@@ -83,16 +84,17 @@ async def seed_users(settings: Settings, count: int, folder: Path) -> Seeded:
     try:
         password_hash = await passwords.hash(SEED_PASSWORD)
     finally:
-        passwords.close()
+        await passwords.close()
     cipher = FieldCipher(settings.security.field_keys)
     # One second apart, oldest first, so created_at ordering (the list's default) means something.
     start = datetime.now(UTC) - timedelta(seconds=count)
-    rows = []
+    rows, missing = [], []
     for index in range(count):
         created = start + timedelta(seconds=index)
         email = f"user{index:06d}@bench.example.com"
         name = cipher.encrypt(f"Bench User {index}")
         rows.append((_uuid7(created), email, name, password_hash, True, False, created, created))
+        missing.append(_uuid7(created))  # the same time, other random bits: like a user's id, but no user's
     dsn = settings.db.url.set(drivername="postgresql").render_as_string(hide_password=False)  # asyncpg's form
     connection = await asyncpg.connect(dsn)
     try:
@@ -102,7 +104,10 @@ async def seed_users(settings: Settings, count: int, folder: Path) -> Seeded:
         elapsed = time.perf_counter() - began
     finally:
         await connection.close()
-    ids_file, emails_file = folder / "ids.txt", folder / "emails.txt"
+    ids_file, emails_file, missing_file = folder / "ids.txt", folder / "emails.txt", folder / "missing-ids.txt"
     ids_file.write_text("".join(f"{row[0]}\n" for row in rows))
     emails_file.write_text("".join(f"{row[1]}\n" for row in rows))
-    return Seeded(count=count, ids_file=ids_file, emails_file=emails_file, seconds=elapsed)
+    missing_file.write_text("".join(f"{user_id}\n" for user_id in missing))
+    return Seeded(
+        count=count, ids_file=ids_file, emails_file=emails_file, missing_ids_file=missing_file, seconds=elapsed
+    )

@@ -23,10 +23,13 @@ async def _hash_until(passwords: Passwords, deadline: float) -> int:
 
 
 async def _measure(passwords: Passwords, seconds: float, processes: int) -> float:
-    await asyncio.gather(*(passwords.hash("warm-up") for _ in range(processes)))
-    began = time.perf_counter()
-    counts = await asyncio.gather(*(_hash_until(passwords, began + seconds) for _ in range(processes)))
-    return sum(counts) / (time.perf_counter() - began)
+    try:
+        await asyncio.gather(*(passwords.hash("warm-up") for _ in range(processes)))
+        began = time.perf_counter()
+        counts = await asyncio.gather(*(_hash_until(passwords, began + seconds) for _ in range(processes)))
+        return sum(counts) / (time.perf_counter() - began)
+    finally:
+        await passwords.close()
 
 
 def hashing_ceiling(settings: PasswordSettings, seconds: float = 5.0) -> float:
@@ -35,7 +38,4 @@ def hashing_ceiling(settings: PasswordSettings, seconds: float = 5.0) -> float:
     # The app's own hasher and parameters, but one hashing process per core whatever ARGON2_CONCURRENCY says:
     # this is the machine's ceiling, not the app's setting.
     passwords = Passwords(msgspec.structs.replace(settings, argon2_concurrency=processes))
-    try:
-        return asyncio.run(_measure(passwords, seconds, processes))
-    finally:
-        passwords.close()
+    return asyncio.run(_measure(passwords, seconds, processes))

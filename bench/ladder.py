@@ -1,23 +1,24 @@
-"""The layer ladder: ``GET /api/v1/users/{id}`` on Litestar with one more of the app's layers per step.
+"""The layer ladder's servers: ``GET /api/v1/users/{id}`` with one more of the app's features per step.
 
-Run as a script with ``LADDER_STEP`` set to ``framework`` or ``repository``; reads
-``DATABASE_URL``, ``ENCRYPTION_KEYS`` and ``PORT`` like the floor. Between the
-raw floor and the app, it shows what each layer costs on this machine
-(docs/performance.md, "Where the time goes"):
+Run as a script with ``LADDER_STEP`` set; between the raw floor and the app,
+they show what each feature costs on this machine (docs/performance.md, "Scenarios"):
 
 - ``framework``: a Litestar route (typed path parameter, the app's ``UserRead``
-  as the answer) over a plain asyncpg pool running the floor's SQL;
+  as the answer) over a plain asyncpg pool running the floor's SQL; served
+  like the floor, reading ``DATABASE_URL``, ``ENCRYPTION_KEYS`` and ``PORT``;
 - ``repository``: the same route reading through the app's own data layer: the
   advanced-alchemy plugin's request session (autocommit for reads, as in the
-  app) and ``UserRepository.get_public``.
-
-Authentication, middleware, logging, metrics and tracing are the app's; the
-harness measures those steps on the app itself with settings turned off.
+  app) and ``UserRepository.get_public``;
+- ``app``: the app itself, served by ``quoin serve`` from its settings, but
+  without its security headers, which no setting turns off. The harness turns
+  the other features off with their settings (``RATE_LIMIT_ENABLED``,
+  ``LOG_LEVEL``, ``METRICS_ENABLED``, ``OTEL_SDK_DISABLED``) and back on one per step.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 
 import asyncpg
@@ -28,7 +29,10 @@ from litestar.datastructures import State
 from litestar.exceptions import NotFoundException
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import quoin.app
+from quoin import cli
 from quoin.config import Settings
+from quoin.core.http.headers import security_headers
 from quoin.core.runtime.freeze import freeze_startup_objects
 from quoin.core.security.encryption import FieldCipher
 from quoin.db.config import sqlalchemy_config
@@ -82,9 +86,37 @@ async def _live() -> dict[str, str]:
     return {"status": "ok"}
 
 
+_create_app = quoin.app.create_app  # the app's own factory, kept before _serve_app rebinds its name
+
+
+def _app_without_security_headers(settings: Settings | None = None) -> Litestar:
+    """``create_app``, less the one ``before_send`` hook that stamps the security headers."""
+    app = _create_app(settings)
+    hook = security_headers(hsts=False).__qualname__
+    kept = [sent for sent in app.before_send if getattr(sent, "__qualname__", None) != hook]
+    if len(kept) != len(app.before_send) - 1:
+        raise RuntimeError("the app's security-headers hook was not found: bench/ladder.py needs updating")
+    app.before_send = kept
+    return app
+
+
+def _serve_app() -> None:
+    """``quoin serve`` itself (uvicorn's options, the drain, the metrics port), on the app without security headers.
+
+    ``quoin serve`` hands uvicorn the factory by name (``quoin.app:create_app``),
+    so the name is pointed at the step's factory.
+    """
+    quoin.app.create_app = _app_without_security_headers
+    sys.argv = ["quoin", "serve"]
+    cli.main()
+
+
 def main() -> None:
-    """Serve one step like the floor: uvicorn, one worker, default loop and HTTP, no access log."""
+    """Serve one step: the app as ``quoin serve`` does; the others like the floor (uvicorn, no access log)."""
     step = os.environ["LADDER_STEP"]
+    if step == "app":
+        _serve_app()
+        return
     settings = Settings.from_env(env_file=None)
     app = {"framework": _framework, "repository": _repository}[step](settings)
     uvicorn.run(app, host="127.0.0.1", port=int(os.environ["PORT"]), access_log=False, log_level="warning")

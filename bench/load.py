@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from bench.packages import ensure_program
 
 __all__ = ["LUA", "WrkResult", "ensure_wrk", "parse_wrk", "start_wrk", "wait_wrk"]
 
@@ -34,25 +34,7 @@ class WrkResult:
 
 def ensure_wrk() -> str:
     """Wrk's path; installs Debian's package when missing and running as root."""
-    found = shutil.which("wrk")
-    if found:
-        return found
-    apt = shutil.which("apt-get")
-    if os.geteuid() != 0 or apt is None:
-        raise RuntimeError("wrk is not installed: install it (Debian/Ubuntu: sudo apt-get install wrk) and rerun")
-    print("bench: installing wrk (apt-get install -y wrk)", file=sys.stderr)
-    if not _apt(apt, "install", "-y", "wrk"):
-        # A fresh machine may have no package lists yet.
-        _apt(apt, "update")
-        _apt(apt, "install", "-y", "wrk")
-    found = shutil.which("wrk")
-    if found is None:
-        raise RuntimeError("could not install wrk with apt-get; install it yourself and rerun")
-    return found
-
-
-def _apt(apt: str, *args: str) -> bool:
-    return subprocess.run([apt, *args], stdout=subprocess.DEVNULL, check=False).returncode == 0  # noqa: S603
+    return ensure_program("wrk", lambda: shutil.which("wrk"))
 
 
 def start_wrk(

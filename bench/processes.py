@@ -11,9 +11,12 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
 from tests.support.postgres_server import free_port
 from tests.support.processes import descendants, stat_fields
 
@@ -24,6 +27,7 @@ _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _CPU_TIMES = slice(11, 15)
 _ROOT = Path(__file__).resolve().parents[1]
 _INFO = re.compile(r'"level": ?"(info|debug)"')
+_ANSWERS = "quoin_http_requests_total"  # the app's responses by method, route and status
 
 
 @dataclass
@@ -34,6 +38,7 @@ class ServerProcess:
     process: subprocess.Popen[bytes]
     port: int
     log: Path
+    metrics_port: int  # METRICS_PORT: every server gets one, the app serves its metrics there
     started_at: float = field(default_factory=time.perf_counter)
 
     @property
@@ -72,6 +77,23 @@ class ServerProcess:
             with contextlib.suppress(FileNotFoundError):
                 memories.append(_memory_mib(pid))
         return len(memories), sum(rss for rss, _ in memories), sum(peak for _, peak in memories)
+
+    def error_answers(self) -> Counter[int]:
+        """How many answers with each status >= 400 the app has given so far, from its metrics."""
+        scraped = httpx.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=10)
+        scraped.raise_for_status()
+        answers: Counter[int] = Counter()
+        for family in text_string_to_metric_families(scraped.text):
+            for sample in family.samples:
+                if sample.name == _ANSWERS and int(sample.labels["status"]) >= 400:
+                    answers[int(sample.labels["status"])] += int(sample.value)
+        return answers
+
+    def logged(self, event: str) -> bool:
+        """Whether the server's log holds a line with this ``event``."""
+        needle = f'"event": "{event}"'
+        with self.log.open(errors="replace") as lines:
+            return any(needle in line for line in lines)
 
     def tail(self, lines: int = 20) -> str:
         """The end of the server's log, info lines (one per request) left out if anything else is there."""
@@ -113,14 +135,17 @@ def _answers_200(port: int, path: str) -> bool:
         connection.close()
 
 
-def _spawn(name: str, args: list[str], env: dict[str, str], cwd: Path, log: Path, port: int) -> ServerProcess:
+def _spawn(name: str, args: list[str], env: dict[str, str], cwd: Path, log: Path) -> ServerProcess:
+    """``args`` run by our interpreter on a free ``PORT``, with a free ``METRICS_PORT`` (the app's) of its own."""
+    port, metrics_port = free_port(), free_port()
+    env = {**env, "PORT": str(port), "METRICS_PORT": str(metrics_port)}
     started = time.perf_counter()
     with log.open("ab") as output:
         # Own session: a Ctrl-C reaches the harness only, which then stops the servers in order.
         process = subprocess.Popen(  # noqa: S603  # our own interpreter and modules
             [sys.executable, *args], env=env, cwd=cwd, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
         )
-    return ServerProcess(name=name, process=process, port=port, log=log, started_at=started)
+    return ServerProcess(name=name, process=process, port=port, log=log, metrics_port=metrics_port, started_at=started)
 
 
 def compile_bytecode() -> None:
@@ -135,23 +160,20 @@ def compile_bytecode() -> None:
 
 
 def spawn_app(env: dict[str, str], cwd: Path, log: Path) -> ServerProcess:
-    """``python -m quoin serve`` on a free port, with ``env`` as its whole environment."""
-    port = free_port()
-    return _spawn("app", ["-m", "quoin", "serve"], {**env, "PORT": str(port)}, cwd, log, port)
+    """``python -m quoin serve`` on free ports, with ``env`` as its whole environment."""
+    return _spawn("app", ["-m", "quoin", "serve"], env, cwd, log)
 
 
 def spawn_floor(env: dict[str, str], cwd: Path, log: Path) -> ServerProcess:
     """The raw floor (``bench/floor.py``) on a free port, with the app's database and keys."""
-    port = free_port()
     floor = Path(__file__).with_name("floor.py")
-    return _spawn("floor", [str(floor)], {**env, "PORT": str(port)}, cwd, log, port)
+    return _spawn("floor", [str(floor)], env, cwd, log)
 
 
 def spawn_ladder(step: str, env: dict[str, str], cwd: Path, log: Path) -> ServerProcess:
-    """One step of the layer ladder (``bench/ladder.py``) on a free port, with the app's database and keys."""
-    port = free_port()
+    """One step of the layer ladder (``bench/ladder.py``) on free ports, with the app's settings."""
     ladder = Path(__file__).with_name("ladder.py")
-    return _spawn(step, [str(ladder)], {**env, "PORT": str(port), "LADDER_STEP": step}, cwd, log, port)
+    return _spawn(step, [str(ladder)], {**env, "LADDER_STEP": step}, cwd, log)
 
 
 def wait_until_idle(server: ServerProcess, *, below: float = 0.05, timeout: float = 30.0) -> float:

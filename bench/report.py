@@ -11,6 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from tests.support.postgres_server import find_binary
+from tests.support.redis_server import find_redis_server
 
 from bench.results import Results
 from bench.scenarios import SCENARIOS, Measurement, median
@@ -76,6 +77,7 @@ def machine(load: tuple[float, float, float]) -> list[tuple[str, str]]:
         ("Python", platform.python_version()),
         ("PostgreSQL", _first_line([find_binary("postgres"), "--version"])),
         ("wrk", _first_line(["wrk", "-v"]).split(" [")[0]),
+        ("Redis", _first_line([find_redis_server() or "redis-server", "--version"]).split(" sha=")[0]),
         *((package, _version(package)) for package in _PACKAGES),
     ]
 
@@ -102,7 +104,7 @@ def _compared(results: Results) -> Table:
                 f"{results.p99_ratio(key):.2f}",
                 f"{median(app, lambda m: m.cpu_ms_per_request):.2f}",
                 f"{median(floor, lambda m: m.cpu_ms_per_request):.2f}",
-                str(sum(m.wrk.errors + m.wrk.socket_errors for m in runs if m.server == "app")),
+                str(sum(m.errors for m in runs if m.server == "app")),
             ]
         )
     return header, rows
@@ -117,10 +119,10 @@ def _sweep(results: Results) -> Table:
             str(point.connections),
             f"{point.app.wrk.rps:.0f}",
             _ms(point.app.wrk.p99_ms),
-            str(point.app.wrk.errors + point.app.wrk.socket_errors),
+            str(point.app.errors),
             f"{point.floor.wrk.rps:.0f}",
             _ms(point.floor.wrk.p99_ms),
-            str(point.floor.wrk.errors + point.floor.wrk.socket_errors),
+            str(point.floor.errors),
             f"{point.p99_ratio:.2f}",
         ]
         for point in results.sweep
@@ -141,7 +143,7 @@ def _hashing(results: Results) -> Table:
                 _ms(m.wrk.p50_ms),
                 _ms(m.wrk.p99_ms),
                 f"{m.cpu_ms_per_request:.0f}",
-                str(m.wrk.errors + m.wrk.socket_errors),
+                str(m.errors),
                 ceiling,
                 share,
             ]
@@ -163,7 +165,7 @@ def _storm(results: Results) -> Table:
             f"{median(ms, lambda m: m.wrk.rps):.0f}",
             _ms(median(ms, lambda m: m.wrk.p50_ms)),
             _ms(median(ms, lambda m: m.wrk.p99_ms)),
-            str(sum(m.wrk.errors + m.wrk.socket_errors for m in ms)),
+            str(sum(m.errors for m in ms)),
             rate,
         ]
         for label, ms, rate in runs
@@ -172,7 +174,7 @@ def _storm(results: Results) -> Table:
 
 
 def _ladder(results: Results) -> Table:
-    header = ["step", "req/s", "vs floor", "CPU ms/req", "CPU ms/req added", "p99 ms", "errors"]
+    header = ["step", "req/s", "vs floor", "CPU µs/req", "µs added", "p99 ms", "errors"]
     if not results.ladder:
         return header, []
     floor = results.ladder[0][1]  # the ladder starts with the floor
@@ -184,10 +186,10 @@ def _ladder(results: Results) -> Table:
                 step,
                 f"{m.wrk.rps:.0f}",
                 f"{m.wrk.rps / floor.wrk.rps:.2f}" if floor.wrk.rps else "n/a",
-                f"{m.cpu_ms_per_request:.2f}",
-                "-" if previous is None else f"{m.cpu_ms_per_request - previous.cpu_ms_per_request:+.2f}",
+                f"{1000 * m.cpu_ms_per_request:.0f}",
+                "-" if previous is None else f"{1000 * (m.cpu_ms_per_request - previous.cpu_ms_per_request):+.0f}",
                 _ms(m.wrk.p99_ms),
-                str(m.wrk.errors + m.wrk.socket_errors),
+                str(m.errors),
             ]
         )
         previous = m
@@ -261,7 +263,7 @@ def render(results: Results, about: list[tuple[str, str]], *, markdown: bool) ->
         ("Concurrency sweep: errors are non-2xx answers plus socket errors and 10 s time-outs", _sweep(results)),
         ("Password hashing (sign-up, login)", _hashing(results)),
         ("Reads during a sign-up storm", _storm(results)),
-        ("Where the time goes: GET /api/v1/users/{id}, one layer more per step", _ladder(results)),
+        ("What each feature costs: GET /api/v1/users/{id}, one feature more per step", _ladder(results)),
         ("Where the app's CPU goes: py-spy samples by the package running (--profile)", _profiles(results)),
         ("Process", _process(results)),
         ("Targets", _checks(results)),
@@ -270,7 +272,7 @@ def render(results: Results, about: list[tuple[str, str]], *, markdown: bool) ->
     out = [f"### {title}\n\n{table(t)}" if markdown else f"{title}\n{table(t)}" for title, t in sections if t[1]]
     warnings = [
         ("The floor does not answer like the app", results.parity),
-        ("Errors: these runs got error responses or lost connections, so their numbers are not valid",
+        ("Errors: these runs got error responses, lost connections or lost Redis, so their numbers are not valid",
          results.failures()),
     ]  # fmt: skip
     for title, items in warnings:

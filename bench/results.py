@@ -47,6 +47,7 @@ class Results:
     ladder: list[tuple[str, Measurement]] = field(default_factory=list)  # (what the step adds, its GET run)
     profiles: dict[str, Profile] = field(default_factory=dict)  # --profile: one py-spy run per floor scenario
     sweep: list[SweepPoint] = field(default_factory=list)  # get, list and patch at each --sweep-connections count
+    store_outages: list[str] = field(default_factory=list)  # servers whose rate limits lost Redis during the run
 
     def of(self, key: str, server: str) -> list[Measurement]:
         """The measurements of one scenario on one server."""
@@ -66,7 +67,7 @@ class Results:
         return _median_ratio(during, alone, _p99, if_zero=float("inf"))
 
     def failures(self) -> list[str]:
-        """Runs in which a server answered errors or dropped connections."""
+        """Runs in which a server answered errors or dropped connections, or measured no rate limiting."""
         runs = [(key, m) for key, ms in self.compared.items() for m in ms]
         runs += list(self.hashing.items())
         for storm in self.storms:
@@ -74,7 +75,7 @@ class Results:
         runs += [(f"ladder: {step}", m) for step, m in self.ladder]
         runs += [(f"sweep {p.key} at {p.connections} connections", m) for p in self.sweep for m in (p.app, p.floor)]
         found = [
-            f"{key} on {m.server}: {m.wrk.requests} requests, {m.wrk.errors} error responses, "
+            f"{key} on {m.server}: {m.wrk.requests} requests, {m.error_answers} error responses, "
             f"{m.wrk.socket_errors} socket errors"
             for key, m in runs
             if m.failed
@@ -83,6 +84,10 @@ class Results:
             f"storm sign-ups: {storm.signups.errors} error responses, {storm.signups.socket_errors} socket errors"
             for storm in self.storms
             if storm.signups.errors or storm.signups.socket_errors
+        ]
+        found += [
+            f"{server}: Redis stopped answering, and the rate limits let requests through uncounted (see its log)"
+            for server in self.store_outages
         ]
         return found
 
@@ -116,7 +121,7 @@ class Results:
                     READ_P99_MAX,
                 )
             )
-            failed = sum(point.app.wrk.errors + point.app.wrk.socket_errors for point in self.sweep)
+            failed = sum(point.app.errors for point in self.sweep)
             checks.append(Check("sweep: app errors and time-outs (10 s)", str(failed), "0", failed == 0))
         if self.app_memory:
             rss = self.app_memory[0]

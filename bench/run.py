@@ -23,9 +23,10 @@ from bench.options import Options, parse
 from bench.parity import differences
 from bench.processes import ServerProcess, compile_bytecode, spawn_app, spawn_floor, spawn_ladder
 from bench.profile import check_py_spy
+from bench.redis_server import ensure_redis_server, start_redis
 from bench.report import machine, render
 from bench.results import Results
-from bench.scenarios import FLOOR_SCENARIOS, HASHING_SCENARIOS, SCENARIOS, Load, Measurement, Runner
+from bench.scenarios import FLOOR_SCENARIOS, HASHING_SCENARIOS, MISSING_USER, SCENARIOS, Load, Measurement, Runner
 from quoin.config import PasswordSettings
 
 __all__ = ["main"]
@@ -33,8 +34,15 @@ __all__ = ["main"]
 ADMIN = ("bench-admin@example.com", "bench admin password 1234")
 COLD_STARTS = 3
 _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-# The app with tracing and the access log off: authentication, middleware and metrics on their own.
-_QUIET_APP = {"OTEL_SDK_DISABLED": "true", "LOG_LEVEL": "WARNING"}
+# The app's features that settings turn off, in the order the ladder turns them back on: (what, setting, off).
+_SWITCHED = (
+    ("+ rate limiting: per caller, counted in Redis", "RATE_LIMIT_ENABLED", "false"),
+    ("+ access log: a JSON line per request", "LOG_LEVEL", "WARNING"),
+    ("+ metrics: Prometheus counters, histogram, in progress", "METRICS_ENABLED", "false"),
+    ("+ tracing, {ratio:.0%} of requests sampled (no exporter)", "OTEL_SDK_DISABLED", "true"),
+)
+# What the app logs when its rate-limit counters in Redis stop answering (it then lets requests through).
+_REDIS_OUTAGE = "redis_unavailable"
 
 
 def _say(message: str) -> None:
@@ -43,7 +51,7 @@ def _say(message: str) -> None:
 
 def _show(label: str, m: Measurement) -> None:
     w = m.wrk
-    flag = f"  !! {w.errors} errors, {w.socket_errors} socket errors" if m.failed else ""
+    flag = f"  !! {m.error_answers} error answers, {w.socket_errors} socket errors" if m.failed else ""
     _say(
         f"  {label:<34} {m.server:<5} {w.rps:9.1f} req/s  p50 {w.p50_ms:8.2f} ms  p99 {w.p99_ms:8.2f} ms"
         f"  {m.cpu_ms_per_request:7.2f} CPU ms/req{flag}"
@@ -59,12 +67,16 @@ def _interrupt(signum: int, _frame: FrameType | None) -> None:
 
 
 def _prepare(options: Options, workdir: Path, stack: ExitStack) -> tuple[BenchEnvironment, Seeded]:
-    """PostgreSQL started, migrated and seeded; the superuser created."""
+    """PostgreSQL started, migrated and seeded; the superuser created; Redis started for the rate limits."""
     _say("starting a private PostgreSQL")
     postgres, url = start_postgres()
     stack.callback(postgres.stop)
     _say(f"  in {postgres.root}, port {postgres.port}")
-    env = BenchEnvironment.production(url).overridden(options.overrides)
+    _say("starting a private Redis (the rate limits' counters)")
+    redis = start_redis()
+    stack.callback(redis.remove)
+    _say(f"  in {redis.directory}, port {redis.port}")
+    env = BenchEnvironment.production(url, redis.url).overridden(options.overrides)
     _say("migrating (quoin database upgrade)")
     migrate(env.variables, workdir)
     _say(f"seeding {options.users} users")
@@ -140,25 +152,45 @@ def _load(options: Options, runner: Runner, passwords: PasswordSettings, results
             _say(f"  sign-ups during the storm: {storm.signups.rps:.1f}/s")
 
 
-def _ladder(runner: Runner, env: BenchEnvironment, workdir: Path, logs: Path | None) -> list[tuple[str, Measurement]]:
-    """GET /users/{id} from the raw floor up to the app, one layer more per step (bench/ladder.py)."""
+def _ladder(runner: Runner, env: BenchEnvironment, workdir: Path, logs: Path | None, results: Results) -> None:
+    """GET /users/{id} from the raw floor up to the app, one feature more per step, then a 404 (bench/ladder.py)."""
     get = SCENARIOS["get"]
+    ratio = env.settings().telemetry.otel_traces_sampler_arg
+
+    def app_with(step: int) -> Callable[[], ServerProcess]:
+        # The features from ``step`` on still off; the app as run, less its security headers, once none are.
+        off = {name: value for _, name, value in _SWITCHED[step:]}
+        return lambda: spawn_ladder("app", env.overridden(off).variables, workdir, workdir / f"ladder-app-{step}.log")
+
     spawned: list[tuple[str, Callable[[], ServerProcess]]] = [
-        ("+ Litestar: routing, typed path parameter, UserRead answer (asyncpg pool)",
+        ("routing: a Litestar route, typed path parameter, UserRead (asyncpg)",
          lambda: spawn_ladder("framework", env.variables, workdir, workdir / "ladder-framework.log")),
-        ("+ the app's data layer: request session (advanced-alchemy), UserRepository.get_public",
+        ("+ DI: request session (advanced-alchemy), UserRepository",
          lambda: spawn_ladder("repository", env.variables, workdir, workdir / "ladder-repository.log")),
-        ("+ authentication (token, caller's row), guards, middleware, metrics: the app, tracing and access log off",
-         lambda: spawn_app(env.overridden(_QUIET_APP).variables, workdir, workdir / "ladder-quiet-app.log")),
+        ("+ authentication (token, caller's row, guard), the app's handler and stack", app_with(0)),
+        *((what.format(ratio=ratio), app_with(step + 1)) for step, (what, _, _) in enumerate(_SWITCHED)),
     ]  # fmt: skip
-    steps = [("raw floor: bare ASGI, asyncpg, hand-written SQL", runner.measure(runner.floor, get))]
+    steps = results.ladder
+    steps.append(("raw floor: bare ASGI, asyncpg, hand-written SQL", runner.measure(runner.floor, get)))
     for label, spawn in spawned:
         _say(f"  {label}")
         with ExitStack() as stack:
-            steps.append((label, runner.measure(_start(spawn(), stack, logs), get)))
-    deployed = runner.measure(runner.app, get)
-    steps.append(("+ tracing (sampled as configured) and the access log: the app as run", deployed))
-    return steps
+            server = _start(spawn(), stack, logs)
+            steps.append((label, runner.measure(server, get)))
+            _check_redis(server, label, results)
+    steps.append(("+ security headers: the app as run", runner.measure(runner.app, get)))
+    if env.settings().server.metrics_enabled:  # its 404s are told from other errors by the app's metrics
+        steps.append(
+            ("problem details: 404 for a missing id, not a found one", runner.measure(runner.app, MISSING_USER))
+        )
+    else:
+        _say("  (no problem-details step: it needs the app's metrics, off by METRICS_ENABLED=false)")
+
+
+def _check_redis(server: ServerProcess, label: str, results: Results) -> None:
+    """Note ``label`` if the server's rate limits lost Redis (and let requests through uncounted) at some point."""
+    if server.logged(_REDIS_OUTAGE):
+        results.store_outages.append(label)
 
 
 def _measure(options: Options, workdir: Path, stack: ExitStack) -> tuple[Results, BenchEnvironment]:
@@ -183,8 +215,8 @@ def _measure(options: Options, workdir: Path, stack: ExitStack) -> tuple[Results
     try:
         _load(options, runner, env.settings().passwords, results)
         if options.wants("ladder"):
-            _say("the layer ladder: GET /api/v1/users/{id}")
-            results.ladder = _ladder(runner, env, workdir, options.logs)
+            _say("the feature ladder: GET /api/v1/users/{id}")
+            _ladder(runner, env, workdir, options.logs, results)
             for label, m in results.ladder:
                 _show(label[:34], m)
     except (RuntimeError, OSError, httpx.HTTPError) as exc:
@@ -194,13 +226,21 @@ def _measure(options: Options, workdir: Path, stack: ExitStack) -> tuple[Results
         raise
     results.app_memory, results.floor_memory = app.memory_mib(), floor.memory_mib()
     results.app_children_memory = app.children_memory_mib()
+    _check_redis(app, "the app", results)
     if results.failures():
-        _say(f"the app answered errors; the end of its log ({app.log}):\n{app.tail()}")
+        _say(f"the run is not valid (errors below); the end of the app's log ({app.log}):\n{app.tail()}")
     return results, env
 
 
 def _settings(options: Options, env: BenchEnvironment) -> list[tuple[str, str]]:
-    passwords = env.settings().passwords
+    settings = env.settings()
+    passwords, limits = settings.passwords, settings.rate_limit
+    rate_limits = "off (RATE_LIMIT_ENABLED=false)"
+    if limits.rate_limit_enabled:
+        store = "the harness's Redis" if limits.redis_url else "the app's memory (no REDIS_URL)"
+        rate_limits = (f"on, counted in {store}; per minute: {limits.rate_limit_per_minute:,} requests per caller, "
+                       f"{limits.login_rate_limit_per_minute:,} logins and {limits.signup_rate_limit_per_minute:,} "
+                       "sign-ups per address")  # fmt: skip
     rows = [
         ("measured run / warm-up", f"{options.duration} s / {options.warmup} s, {options.rounds} app/floor rounds"),
         ("wrk", f"{options.threads} threads, {options.connections} connections ({options.hashing_connections} for "
@@ -209,7 +249,8 @@ def _settings(options: Options, env: BenchEnvironment) -> list[tuple[str, str]]:
         ("Argon2id", f"time_cost={passwords.argon2_time_cost}, memory_cost={passwords.argon2_memory_cost} KiB, "
          f"parallelism={passwords.argon2_parallelism}"),
         ("app", "quoin serve, ENV=production, WORKERS=1, LOG_FORMAT=json (to a file), metrics and auth on, "
-         "tracing on (OTEL_TRACES_SAMPLER_ARG=0.1) (no exporter), RATE_LIMIT_ENABLED=false"),
+         "tracing on (OTEL_TRACES_SAMPLER_ARG=0.1) (no exporter)"),
+        ("app's rate limits", rate_limits),
     ]  # fmt: skip
     if options.overrides:
         rows.append(("app settings overridden", " ".join(f"{k}={v}" for k, v in options.overrides.items())))
@@ -226,7 +267,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say(f"warning: load average {load[0]:.1f}: others use the CPU; numbers will be low and noisy")
     try:
         ensure_wrk()
-        about = machine(load)  # after wrk is installed, so its version is known
+        ensure_redis_server()
+        about = machine(load)  # after wrk and Redis are installed, so their versions are known
         with ExitStack() as stack:
             workdir = Path(tempfile.mkdtemp(prefix="quoin-bench-"))
             stack.callback(shutil.rmtree, workdir, ignore_errors=True)

@@ -7,7 +7,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -20,6 +20,7 @@ from bench.profile import Profile, read_profile, start_py_spy
 __all__ = [
     "FLOOR_SCENARIOS",
     "HASHING_SCENARIOS",
+    "MISSING_USER",
     "SCENARIOS",
     "Load",
     "Measurement",
@@ -44,10 +45,16 @@ class Scenario:
     script_args: Callable[[Seeded], list[str]]
     headers: tuple[str, ...] = ()
     authenticated: bool = True
+    # The error status every answer is meant to have; other error answers are told apart by the app's metrics.
+    expected_error: int | None = None
 
 
 def _get_args(seeded: Seeded) -> list[str]:
     return [str(seeded.ids_file), "GET"]
+
+
+def _missing_args(seeded: Seeded) -> list[str]:
+    return [str(seeded.missing_ids_file), "GET"]
 
 
 def _patch_args(seeded: Seeded) -> list[str]:
@@ -78,6 +85,10 @@ SCENARIOS = {
 }
 FLOOR_SCENARIOS = ("get", "list", "patch")
 HASHING_SCENARIOS = ("signup", "login")
+# The ladder's last step: ids no user has, each answered with a 404 problem document.
+MISSING_USER = Scenario(
+    "missing", "GET /api/v1/users/{id} (missing)", "/api/v1/users/", "by_id.lua", _missing_args, expected_error=404
+)
 
 
 @dataclass(frozen=True)
@@ -98,11 +109,23 @@ class Measurement:
     server: str
     wrk: WrkResult
     cpu_ms_per_request: float
+    # Of a scenario meant to answer an error: the answers with any other error status (wrk counts them all).
+    unexpected_errors: int | None = None
+
+    @property
+    def error_answers(self) -> int:
+        """Answers with an error status (>= 400) the scenario did not mean to get."""
+        return self.wrk.errors if self.unexpected_errors is None else self.unexpected_errors
+
+    @property
+    def errors(self) -> int:
+        """Those answers plus socket errors and time-outs."""
+        return self.error_answers + self.wrk.socket_errors
 
     @property
     def failed(self) -> bool:
-        """The server answered errors (status >= 400), dropped connections, or answered nothing."""
-        return self.wrk.errors > 0 or self.wrk.socket_errors > 0 or self.wrk.requests == 0
+        """The server answered errors it should not have, dropped connections, or answered nothing."""
+        return self.errors > 0 or self.wrk.requests == 0
 
 
 def median(measurements: Sequence[Measurement], value: Callable[[Measurement], float]) -> float:
@@ -183,12 +206,19 @@ class Runner:
         """Warm up, then one measured run; waits for the server to finish queued work before and after.
 
         ``connections`` replaces the load's own count; a request unanswered after ``timeout`` seconds counts
-        as a socket error.
+        as a socket error. A scenario meant to answer an error counts the app's other error answers, warm-up
+        included, from its metrics.
         """
+        answered = server.error_answers() if scenario.expected_error else None
         run = self._warm_then_start(server, scenario, connections, timeout)
         before = server.cpu_seconds()
         result = wait_wrk(run)
-        return Measurement(server.name, result, self._cpu_per_request(server, before, result))
+        measured = Measurement(server.name, result, self._cpu_per_request(server, before, result))
+        if answered is None:
+            return measured
+        now = server.error_answers()
+        unexpected = sum(count - answered[status] for status, count in now.items() if status != scenario.expected_error)
+        return replace(measured, unexpected_errors=unexpected)
 
     def profile(self, scenario: Scenario, stacks: Path) -> Profile:
         """One more app run of ``scenario`` under py-spy, its stacks to ``stacks``; not measured (sampling slows it)."""

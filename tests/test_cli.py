@@ -140,6 +140,20 @@ def test_serve_answers_metrics_on_metrics_port_only_and_closes_it_with_the_serve
         httpx.get(metrics)
 
 
+def test_serve_with_metrics_disabled_opens_no_metrics_port(tmp_path: Path) -> None:
+    metrics_port = free_port()
+    process, base = start_server(tmp_path, METRICS_PORT=str(metrics_port), METRICS_ENABLED="false")
+    try:
+        live = httpx.get(f"{base}/health/live")
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"http://127.0.0.1:{metrics_port}/metrics")
+    finally:
+        code = stop_server(process)
+
+    assert live.status_code == 200
+    assert code == 0
+
+
 def test_with_several_workers_the_metrics_port_reports_what_the_workers_counted(tmp_path: Path) -> None:
     # The listener runs in uvicorn's supervisor, which serves no request: every sample comes from the workers.
     metrics_port = free_port()

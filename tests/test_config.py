@@ -77,6 +77,12 @@ def test_metrics_are_never_served_on_the_api_port() -> None:
         Settings.from_env({"PORT": "8080", "METRICS_PORT": "8080"}, env_file=None)
 
 
+def test_with_metrics_disabled_their_port_is_not_checked() -> None:
+    settings = Settings.from_env({"PORT": "8080", "METRICS_PORT": "8080", "METRICS_ENABLED": "false"}, env_file=None)
+
+    assert not settings.server.metrics_enabled
+
+
 @pytest.mark.parametrize("env", ["production", "staging"])
 @pytest.mark.parametrize(
     ("secret", "reason"),

@@ -33,7 +33,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     """Build the QuoinAPI application from ``settings`` (read from the environment by default)."""
     settings = settings or Settings.from_env()
     security = SecurityPlugin(settings.passwords, settings.security)
-    observability = ObservabilityPlugin(settings.app, settings.telemetry, echo_sql=settings.db.db_echo)
+    observability = ObservabilityPlugin(
+        settings.app, settings.telemetry, echo_sql=settings.db.db_echo, metrics=settings.server.metrics_enabled
+    )
     database = DatabasePlugin(settings.db, engine_hooks=[security.cipher.bind, *observability.engine_hooks])
     resolvers = credential_resolvers(FEATURES, settings, database.changes)
     auth = AuthPlugin(settings.security, database.config, principal_source(FEATURES), database.changes, resolvers)

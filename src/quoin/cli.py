@@ -51,7 +51,7 @@ _NOT_OURS = ("run", "sessions", "version", "info", "schema")
 @click.option("--workers", type=click.IntRange(min=1), help="Worker processes (default: WORKERS, else 1).")
 @click.option("--reload", is_flag=True, help="Restart on code changes (development only).")
 def serve(host: str | None, port: int | None, workers: int | None, reload: bool) -> None:
-    """Serve the API with uvicorn and the metrics on their own port; in development, migrate the database first."""
+    """Serve the API with uvicorn and the metrics on their own port (unless off); in development, migrate first."""
     given = {"HOST": host, "PORT": port, "WORKERS": workers}
     try:
         settings = Settings.from_env({**os.environ, **{k: str(v) for k, v in given.items() if v is not None}})
@@ -74,7 +74,8 @@ def serve(host: str | None, port: int | None, workers: int | None, reload: bool)
     supervised = reload or server.workers > 1  # the app then runs in other processes
     with ExitStack() as metrics:
         try:
-            metrics.enter_context(metrics_listener(server.host, server.metrics_port, across_processes=supervised))
+            if server.metrics_enabled:
+                metrics.enter_context(metrics_listener(server.host, server.metrics_port, across_processes=supervised))
         except OSError as exc:
             click.echo(
                 f"quoin: cannot serve metrics on {server.host}:{server.metrics_port} (METRICS_PORT): {exc}", err=True

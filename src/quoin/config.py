@@ -311,6 +311,8 @@ class ServerSettings(_Group, frozen=True):
 
     host: str = "127.0.0.1"
     port: Port = 8000
+    # Off: no metrics listener, and requests and the pool are not counted (no Prometheus to scrape them).
+    metrics_enabled: bool = True
     # Not 9100, node_exporter's port on most monitored hosts; 9464 is OpenTelemetry's for an app's own metrics.
     metrics_port: Port = 9464
     workers: PositiveInt = 1
@@ -401,7 +403,7 @@ class Settings:
             return reason
         if "*" in self.http.cors_origins and self.http.cors_allow_credentials:
             return "CORS_ALLOW_CREDENTIALS=true cannot be combined with CORS_ALLOW_ORIGINS=*; list the origins"
-        if self.server.metrics_port == self.server.port:
+        if self.server.metrics_enabled and self.server.metrics_port == self.server.port:
             return "invalid setting METRICS_PORT: it must differ from PORT (metrics are never served on the API port)"
         if self.app.is_development:
             return None

@@ -11,16 +11,19 @@ from pathlib import Path
 
 from tests.support.postgres_server import free_port
 
-__all__ = ["PrivateRedis"]
+__all__ = ["PrivateRedis", "find_redis_server"]
+
+
+def find_redis_server() -> str | None:
+    """``redis-server`` on PATH, else Debian's, else None."""
+    return shutil.which("redis-server") or ("/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None)
 
 
 class PrivateRedis:
     """``start()`` returns its URL; ``stop()`` ends it. Nothing is persisted."""
 
     def __init__(self) -> None:
-        binary = shutil.which("redis-server") or (
-            "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None
-        )
+        binary = find_redis_server()
         if binary is None:
             raise FileNotFoundError("redis-server")
         self.binary = binary

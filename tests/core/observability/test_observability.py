@@ -516,6 +516,23 @@ async def test_metrics_show_requests_in_progress_and_the_database_pool(database_
     assert gauge(busy, "quoin_db_pool_size") >= 3
 
 
+async def test_with_metrics_disabled_requests_are_logged_but_not_counted(database_url: URL, metrics_url: str) -> None:
+    async with running_app(make_settings(database_url, METRICS_ENABLED="false")) as (_, client):
+        before = samples((await scrape(metrics_url)).text, "quoin_http_requests_total")
+        capture = app_log_capture()
+        logging.getLogger().addHandler(capture)
+        try:
+            response = await client.get("/api/v1/nowhere")
+        finally:
+            logging.getLogger().removeHandler(capture)
+        after = samples((await scrape(metrics_url)).text, "quoin_http_requests_total")
+
+    assert response.status_code == 404
+    assert after == before
+    [line] = [e for e in capture.events() if e["event"] == "request"]
+    assert (line["route"], line["status"]) == ("<unmatched>", 404)
+
+
 METRICS_PATH_TRICKS = ["/metrics", "/metrics/", "//metrics", "/%6detrics", "/metrics%2f"]
 
 

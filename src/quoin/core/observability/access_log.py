@@ -3,14 +3,16 @@
 Litestar runs middleware only for routed requests, so the work is split:
 ``RequestContextMiddleware`` (outermost on every route) binds the request id
 into the log context, notes the start time and counts requests in progress;
-``observe_response``, an app-level ``before_send`` hook, sees every response
-(routing 404/405 included) and, on the last body message, writes the access
-line and the metrics. Both read only scope fields: no headers, no bodies.
+the app-level ``before_send`` hook that ``response_observer`` makes sees every
+response (routing 404/405 included) and, on the last body message, writes the
+access line and the metrics. Both read only scope fields: no headers, no
+bodies. Made with ``metrics=False`` (``METRICS_ENABLED=false``), neither counts.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -27,7 +29,7 @@ __all__ = [
     "UNMATCHED_ROUTE",
     "RequestContextMiddleware",
     "note_user_id",
-    "observe_response",
+    "response_observer",
     "user_id_of",
 ]
 
@@ -69,42 +71,53 @@ class RequestContextMiddleware(ASGIMiddleware):
 
     scopes = (ScopeType.HTTP,)
 
+    def __init__(self, *, metrics: bool = True) -> None:
+        self.metrics = metrics
+
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         """Run the rest of the route's stack inside the request's context."""
         _state(scope)[_STARTED] = time.perf_counter()
-        in_progress = REQUESTS_IN_PROGRESS.labels(_method(scope), scope.get("path_template", UNMATCHED_ROUTE))
-        in_progress.inc()
+        in_progress = None
+        if self.metrics:
+            in_progress = REQUESTS_IN_PROGRESS.labels(_method(scope), scope.get("path_template", UNMATCHED_ROUTE))
+            in_progress.inc()
         try:
             with structlog.contextvars.bound_contextvars(request_id=request_id_of(scope)):
                 await next_app(scope, receive, send)
         finally:
-            in_progress.dec()
+            if in_progress is not None:
+                in_progress.dec()
 
 
-async def observe_response(message: Message, scope: Scope) -> None:
-    """``before_send`` hook: name the span after the route, then account for the finished response."""
-    if scope["type"] != ScopeType.HTTP:
-        return
-    state = _state(scope)
-    if message["type"] == "http.response.start":
-        state[_STATUS] = message["status"]
-        state.setdefault(_STARTED, time.perf_counter())
-        template = scope.get("path_template")
-        span = trace.get_current_span()
-        if template and span.is_recording():
-            span.update_name(f"{_method(scope)} {template}")
-            span.set_attribute("http.route", template)
-    elif message["type"] == "http.response.body" and not message.get("more_body", False):
-        _account(scope, state)
+def response_observer(*, metrics: bool = True) -> Callable[[Message, Scope], Awaitable[None]]:
+    """A ``before_send`` hook: name the span after the route, then account for the finished response."""
+
+    async def observe_response(message: Message, scope: Scope) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            return
+        state = _state(scope)
+        if message["type"] == "http.response.start":
+            state[_STATUS] = message["status"]
+            state.setdefault(_STARTED, time.perf_counter())
+            template = scope.get("path_template")
+            span = trace.get_current_span()
+            if template and span.is_recording():
+                span.update_name(f"{_method(scope)} {template}")
+                span.set_attribute("http.route", template)
+        elif message["type"] == "http.response.body" and not message.get("more_body", False):
+            _account(scope, state, metrics=metrics)
+
+    return observe_response
 
 
-def _account(scope: Scope, state: dict[str, Any]) -> None:
+def _account(scope: Scope, state: dict[str, Any], *, metrics: bool) -> None:
     duration = time.perf_counter() - state.get(_STARTED, time.perf_counter())
     status = int(state.get(_STATUS, 500))
     route = scope.get("path_template") or UNMATCHED_ROUTE
     method = _method(scope)
-    REQUESTS.labels(method, route, status).inc()
-    REQUEST_DURATION.labels(method, route, status).observe(duration)
+    if metrics:
+        REQUESTS.labels(method, route, status).inc()
+        REQUEST_DURATION.labels(method, route, status).observe(duration)
     client = scope.get("client")
     log = _access_log.debug if scope["path"].startswith(OPERATIONAL_PATH_PREFIXES) else _access_log.info
     log(

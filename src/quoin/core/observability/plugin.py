@@ -9,7 +9,7 @@ from litestar.plugins import InitPluginProtocol
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from quoin.config import AppSettings, TelemetrySettings
-from quoin.core.observability.access_log import RequestContextMiddleware, observe_response
+from quoin.core.observability.access_log import RequestContextMiddleware, response_observer
 from quoin.core.observability.logging import structlog_plugin
 from quoin.core.observability.metrics import watch_pool
 from quoin.core.observability.tracing import TRACING_STATE_KEY, Tracing
@@ -18,23 +18,29 @@ __all__ = ["ObservabilityPlugin"]
 
 
 class ObservabilityPlugin(InitPluginProtocol):
-    """structlog for every logger, the access log and request metrics (outermost), and sampled tracing."""
+    """structlog for every logger, the access log and request metrics (outermost), and sampled tracing.
 
-    def __init__(self, app: AppSettings, telemetry: TelemetrySettings, *, echo_sql: bool = False) -> None:
+    With ``metrics`` off (``METRICS_ENABLED=false``) requests and the pool are not counted.
+    """
+
+    def __init__(
+        self, app: AppSettings, telemetry: TelemetrySettings, *, echo_sql: bool = False, metrics: bool = True
+    ) -> None:
         self._app = app
         self._echo_sql = echo_sql
+        self._metrics = metrics
         self.tracing = None if telemetry.otel_sdk_disabled else Tracing(telemetry)
 
     @property
     def engine_hooks(self) -> list[Callable[[AsyncEngine], None]]:
-        """What watches the database engine: the pool's gauges, and SQL spans when tracing is on."""
-        return [watch_pool, *([self.tracing.instrument_engine] if self.tracing else [])]
+        """What watches the database engine: the pool's gauges with metrics on, SQL spans with tracing on."""
+        return [*([watch_pool] if self._metrics else []), *([self.tracing.instrument_engine] if self.tracing else [])]
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         """Put the request context outermost, observe every answer, and add tracing when it is on."""
         app_config.plugins.append(structlog_plugin(self._app, echo_sql=self._echo_sql))
-        app_config.middleware.insert(0, RequestContextMiddleware())
-        app_config.before_send.append(observe_response)
+        app_config.middleware.insert(0, RequestContextMiddleware(metrics=self._metrics))
+        app_config.before_send.append(response_observer(metrics=self._metrics))
         app_config.state[TRACING_STATE_KEY] = self.tracing
         if self.tracing is not None:
             app_config.middleware.append(self.tracing.middleware())  # Litestar moves it outermost
