@@ -167,7 +167,7 @@ def _ladder(runner: Runner, env: BenchEnvironment, workdir: Path, logs: Path | N
          lambda: spawn_ladder("framework", env.variables, workdir, workdir / "ladder-framework.log")),
         ("+ DI: request session (advanced-alchemy), UserRepository",
          lambda: spawn_ladder("repository", env.variables, workdir, workdir / "ladder-repository.log")),
-        ("+ authentication (token, caller's row, guard), the app's handler and stack", app_with(0)),
+        ("+ authentication (token, caller remembered, guard), the app's handler and stack", app_with(0)),
         *((what.format(ratio=ratio), app_with(step + 1)) for step, (what, _, _) in enumerate(_SWITCHED)),
     ]  # fmt: skip
     steps = results.ladder
