@@ -4,7 +4,8 @@ A trigger sends ``<table>:<key>`` on the ``quoin_row_changes`` channel
 (``quoin.db.changes``); PostgreSQL delivers it to every listener when the
 transaction commits. ``users`` are announced by id, ``api_keys`` by prefix
 (what a presented key is looked up by); only the columns a cached key depends
-on count, so recording a key's last use announces nothing. PostgreSQL only:
+on count, so recording a key's last use announces nothing. ``TRUNCATE``
+announces the whole table (an empty key). PostgreSQL only:
 SQLite has no notifications, and the caches never serve there.
 
 Revision ID: 0005
@@ -26,7 +27,11 @@ depends_on: str | Sequence[str] | None = None
 _FUNCTION = """
 CREATE FUNCTION quoin_announce_row_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_notify('quoin_row_changes', TG_TABLE_NAME || ':' || (to_jsonb(OLD) ->> TG_ARGV[0]));
+    IF TG_OP = 'TRUNCATE' THEN  -- every row: an empty key
+        PERFORM pg_notify('quoin_row_changes', TG_TABLE_NAME || ':');
+    ELSE
+        PERFORM pg_notify('quoin_row_changes', TG_TABLE_NAME || ':' || (to_jsonb(OLD) ->> TG_ARGV[0]));
+    END IF;
     RETURN NULL;
 END
 $$
@@ -47,12 +52,17 @@ def upgrade() -> None:
             f"CREATE TRIGGER {table}_announce_change AFTER {events} ON {table} "
             f"FOR EACH ROW EXECUTE FUNCTION quoin_announce_row_change('{key}')"
         )
+        op.execute(
+            f"CREATE TRIGGER {table}_announce_truncate AFTER TRUNCATE ON {table} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION quoin_announce_row_change('{key}')"
+        )
 
 
 def downgrade() -> None:
     """Revert this revision."""
     if op.get_bind().dialect.name != "postgresql":
         return
-    for table in _TRIGGERS:
-        op.execute(f"DROP TRIGGER {table}_announce_change ON {table}")
+    for table in _TRIGGERS:  # a table a later revision dropped and re-created has none
+        op.execute(f"DROP TRIGGER IF EXISTS {table}_announce_change ON {table}")
+        op.execute(f"DROP TRIGGER IF EXISTS {table}_announce_truncate ON {table}")
     op.execute("DROP FUNCTION quoin_announce_row_change()")

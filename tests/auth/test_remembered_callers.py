@@ -108,3 +108,15 @@ async def _until_listening_again(instance: Instance) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("the listener did not come back within 5 s")
+
+
+async def test_a_truncated_table_is_forgotten_by_every_instance(instances_database: URL) -> None:
+    async with two_instances(instances_database) as (a, b, engine):
+        _, headers = await _account(a)
+        assert (await b.client.get(ME, headers=headers)).status_code == 200  # B knows the caller
+
+        async with engine.connect() as connection:
+            await connection.execute(text("TRUNCATE users CASCADE"))
+        delay = await refused_after(lambda: b.client.get(ME, headers=headers))
+
+    assert delay < 0.1

@@ -1,7 +1,8 @@
 """Rows other sessions changed, as PostgreSQL notifications, and caches of rows that trust them.
 
 Triggers on the cached tables (migration 0005) send ``<table>:<key>`` on the
-``quoin_row_changes`` channel when a row is updated or deleted; PostgreSQL
+``quoin_row_changes`` channel when a row is updated or deleted (``<table>:``
+when the table is truncated); PostgreSQL
 delivers it, at commit, to every instance's listener. A ``RowCache`` serves a
 row only while its feed is **known live**: the listener's connection is open
 and a notification it sent itself came back within the last few seconds, which
@@ -223,4 +224,8 @@ class ChangeFeed:
                 self._first_echo.set()
             return
         table, _, key = payload.partition(":")
-        self.forget(table, key)
+        if key:
+            self.forget(table, key)
+        else:  # the whole table (TRUNCATE)
+            for cache in self._caches.get(table, ()):
+                cache.clear()
