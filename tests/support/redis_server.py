@@ -7,6 +7,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from tests.support.postgres_server import free_port
@@ -20,15 +21,16 @@ def find_redis_server() -> str | None:
 
 
 class PrivateRedis:
-    """``start()`` returns its URL; ``stop()`` ends it. Nothing is persisted."""
+    """``start()`` returns its URL; ``stop()`` ends it. Nothing is persisted; ``options`` go to ``redis-server``."""
 
-    def __init__(self) -> None:
+    def __init__(self, options: Sequence[str] = ()) -> None:
         binary = find_redis_server()
         if binary is None:
             raise FileNotFoundError("redis-server")
         self.binary = binary
         self.port = free_port()
         self.directory = Path(tempfile.mkdtemp(prefix="quoin-test-redis-"))
+        self.options = list(options)
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -40,7 +42,7 @@ class PrivateRedis:
         """Start (or restart) the server on its port and wait until it answers."""
         self._process = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.directory)],
+             "--dir", str(self.directory), *self.options],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         deadline = time.monotonic() + 10

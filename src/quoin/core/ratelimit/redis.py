@@ -1,18 +1,19 @@
 """Rate-limit windows in Redis, shared by every instance (``REDIS_URL``), and whether Redis answers.
 
-Imported only when ``REDIS_URL`` is set, so ``quoin_redis_up`` exists only then.
+Imported only when ``REDIS_URL`` is set, so ``quoin_redis_up`` exists only then. Redis is asked through
+a lean client of its own (``redis_client``): one pipelined connection per process.
 """
 
 from __future__ import annotations
 
 import time
+from typing import cast
 
 import structlog
 from prometheus_client import Gauge
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from quoin.core.ratelimit.counters import CounterStoreError
+from quoin.core.ratelimit.redis_client import RedisClient, RedisError, Script, pack
 
 __all__ = ["RedisCounter"]
 
@@ -22,6 +23,9 @@ local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return {count, redis.call('TTL', KEYS[1])}
 """
+# To connect, and for each reply: a hit that waits longer is let through uncounted.
+_TIMEOUT_SECONDS = 0.25
+_PING = pack("PING")
 # While Redis is down, hits fail at once for this long before one asks it again.
 _RETRY_AFTER_SECONDS = 5.0
 
@@ -45,8 +49,8 @@ class RedisCounter:
     """
 
     def __init__(self, url: str) -> None:
-        self._redis = Redis.from_url(url, socket_timeout=0.25, socket_connect_timeout=0.25)
-        self._hit = self._redis.register_script(_HIT_SCRIPT)
+        self._redis = RedisClient(url, timeout=_TIMEOUT_SECONDS)
+        self._hit = Script(_HIT_SCRIPT)
         self._retry_at: float | None = None  # None while Redis answers
         REDIS_UP.set(1)
 
@@ -55,23 +59,23 @@ class RedisCounter:
         if self._retry_at is not None and time.monotonic() < self._retry_at:
             raise CounterStoreError("Redis did not answer a moment ago")
         try:
-            count, ttl = await self._hit(keys=[key], args=[window_seconds])
+            count, ttl = cast("list[int]", await self._hit.run(self._redis, (key,), (window_seconds,)))
         except RedisError as exc:
             raise self._failed(exc) from exc
         self._answered()
-        return int(count), int(ttl) if int(ttl) > 0 else window_seconds
+        return count, ttl if ttl > 0 else window_seconds
 
     async def ping(self) -> None:
         """Ask Redis now; ``CounterStoreError`` if it does not answer."""
         try:
-            await self._redis.ping()
+            await self._redis.execute(_PING)
         except RedisError as exc:
             raise self._failed(exc) from exc
         self._answered()
 
     async def close(self) -> None:
-        """Close the connection pool."""
-        await self._redis.aclose()
+        """Close the connection."""
+        await self._redis.close()
 
     def _failed(self, exc: RedisError) -> CounterStoreError:
         if self._retry_at is None:
