@@ -91,8 +91,8 @@ async def test_with_postgres_variables_serve_stores_rows_in_postgres(
 
 
 def test_each_worker_hashes_in_small_niced_processes_that_end_with_the_server(tmp_path: Path) -> None:
-    # The console script, as `./run serve` and the container start it: multiprocessing's
-    # "spawn" re-runs it in every hashing process, which must stay free of the app.
+    # The console script, as `./run serve` and the container start it, with uvicorn's worker
+    # processes: each starts hashing processes of its own, which must stay free of the app.
     quoin = Path(sys.executable).with_name("quoin")
     process, base = start_server(tmp_path, command=[str(quoin), "serve"], WORKERS="2")
     try:
