@@ -69,6 +69,7 @@ def serve(host: str | None, port: int | None, workers: int | None, reload: bool)
         "forwarded_allow_ips": settings.http.trusted_proxies,
         "log_config": None,
         "server_header": False,
+        "ws": "none",  # no WebSocket routes: the websockets library stays unloaded
         "timeout_graceful_shutdown": server.shutdown_timeout,
     }
     supervised = reload or server.workers > 1  # the app then runs in other processes
