@@ -183,6 +183,7 @@ def _quoin(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str
 
 def test_the_cli_is_the_products_own(tmp_path: Path) -> None:
     helped = _quoin(tmp_path, "--help")
+    serve_helped = _quoin(tmp_path, "serve", "-h")
     version = _quoin(tmp_path, "--version")
     gone = [_quoin(tmp_path, name, "--help") for name in ("run", "sessions")]
 
@@ -192,6 +193,8 @@ def test_the_cli_is_the_products_own(tmp_path: Path) -> None:
         assert f" {command} " in helped.stdout
     assert " sessions " not in helped.stdout
     assert " run " not in helped.stdout
+    assert (serve_helped.returncode, serve_helped.stderr) == (0, "")
+    assert serve_helped.stdout.startswith("Usage: quoin serve [OPTIONS]")
     assert (version.returncode, version.stdout, version.stderr) == (0, "quoin 0.1.0\n", "")
     assert all(result.returncode == 2 and "No such command" in result.stderr for result in gone)
 
