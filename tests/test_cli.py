@@ -91,8 +91,8 @@ async def test_with_postgres_variables_serve_stores_rows_in_postgres(
 
 
 def test_each_worker_hashes_in_small_niced_processes_that_end_with_the_server(tmp_path: Path) -> None:
-    # The console script, as `./run serve` and the container start it: multiprocessing's
-    # "spawn" re-runs it in every hashing process, which must stay free of the app.
+    # The console script, as `./run serve` and the container start it, with uvicorn's worker
+    # processes: each starts hashing processes of its own, which must stay free of the app.
     quoin = Path(sys.executable).with_name("quoin")
     process, base = start_server(tmp_path, command=[str(quoin), "serve"], WORKERS="2")
     try:
@@ -197,6 +197,7 @@ def _quoin(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str
 
 def test_the_cli_is_the_products_own(tmp_path: Path) -> None:
     helped = _quoin(tmp_path, "--help")
+    serve_helped = _quoin(tmp_path, "serve", "-h")
     version = _quoin(tmp_path, "--version")
     gone = [_quoin(tmp_path, name, "--help") for name in ("run", "sessions")]
 
@@ -206,6 +207,8 @@ def test_the_cli_is_the_products_own(tmp_path: Path) -> None:
         assert f" {command} " in helped.stdout
     assert " sessions " not in helped.stdout
     assert " run " not in helped.stdout
+    assert (serve_helped.returncode, serve_helped.stderr) == (0, "")
+    assert serve_helped.stdout.startswith("Usage: quoin serve [OPTIONS]")
     assert (version.returncode, version.stdout, version.stderr) == (0, "quoin 0.1.0\n", "")
     assert all(result.returncode == 2 and "No such command" in result.stderr for result in gone)
 

@@ -16,15 +16,18 @@ from typing import Any
 import click
 import msgspec
 import uvicorn
+from dotenv import load_dotenv
 from litestar import Litestar
 from litestar.cli._utils import LitestarGroup
 from litestar.cli.main import litestar_group
+from litestar.config.app import AppConfig
 from litestar.serialization import encode_json
 from rich import get_console
 
 from quoin import __version__
 from quoin.config import LogFormat, Settings, SettingsError
 from quoin.core.http.openapi import corrected_openapi
+from quoin.core.observability.logging import structlog_plugin
 from quoin.core.observability.metrics_server import metrics_listener
 from quoin.core.runtime.drain import DrainingServer
 from quoin.db.errors import connection_failure, is_database_error, is_missing_table
@@ -58,6 +61,9 @@ def serve(host: str | None, port: int | None, workers: int | None, reload: bool)
     except SettingsError as exc:
         click.echo(f"quoin: {exc}", err=True)
         sys.exit(2)
+    # The app sets up logging when uvicorn builds it; this process logs before that (the migration in
+    # development; with several workers, uvicorn's supervisor, which builds none): the same set-up now.
+    structlog_plugin(settings.app, echo_sql=settings.db.db_echo).on_app_init(AppConfig())
     if settings.app.is_development:
         upgrade_to_head()
     server = settings.server
@@ -69,6 +75,7 @@ def serve(host: str | None, port: int | None, workers: int | None, reload: bool)
         "forwarded_allow_ips": settings.http.trusted_proxies,
         "log_config": None,
         "server_header": False,
+        "ws": "none",  # no WebSocket routes: the websockets library stays unloaded
         "timeout_graceful_shutdown": server.shutdown_timeout,
     }
     supervised = reload or server.workers > 1  # the app then runs in other processes
@@ -108,7 +115,6 @@ def export_openapi(app: Litestar, output: Path) -> None:
 
 def main() -> None:
     """Entry point: validate settings (one clear line on a bad value), then run the CLI."""
-    os.environ.setdefault("LITESTAR_APP", _APP)
     try:
         settings = Settings.from_env()
     except SettingsError as exc:
@@ -118,17 +124,15 @@ def main() -> None:
         # Where logs are JSON lines (production), rich's banners must not come between them;
         # advanced-alchemy's `database` commands print through rich's shared console.
         get_console().quiet = True
-    cli = litestar_group
-    cli.help = _HELP
-    for name in _NOT_OURS:
-        cli.commands.pop(name, None)
-    # rich-click's stubs want a RichCommand; a plain click command works the same.
-    cli.add_command(serve)  # type: ignore[arg-type]
-    cli.add_command(schema_group)
-    for feature in FEATURES:
-        for command in feature.commands:
-            cli.add_command(command)  # type: ignore[arg-type]
-    click.version_option(__version__, "--version", "-V", prog_name="quoin", message="%(prog)s %(version)s")(cli)
+    if sys.argv[1:2] == [serve.name]:
+        # Without Litestar's group, which builds an app of its own on start (for its plugins'
+        # commands) that would stay, idle, in the serving process beside the app served. As the
+        # group does, the .env file joins the environment (real variables win): libraries such
+        # as OpenTelemetry's exporter read it there.
+        load_dotenv(".env")
+        cli = click.Group(commands=[serve], context_settings=litestar_group.context_settings)
+    else:
+        cli = _commands()
     try:
         code = cli(prog_name="quoin", standalone_mode=False)
     except click.ClickException as exc:  # a usage error or a command's refusal: one line, not rich-click's panel
@@ -143,6 +147,23 @@ def main() -> None:
         click.echo(f"quoin: {reason}", err=True)
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _commands() -> click.Group:
+    """Litestar's CLI bound to this app: its commands and ours."""
+    os.environ.setdefault("LITESTAR_APP", _APP)
+    cli = litestar_group
+    cli.help = _HELP
+    for name in _NOT_OURS:
+        cli.commands.pop(name, None)
+    # rich-click's stubs want a RichCommand; a plain click command works the same.
+    cli.add_command(serve)  # type: ignore[arg-type]
+    cli.add_command(schema_group)
+    for feature in FEATURES:
+        for command in feature.commands:
+            cli.add_command(command)  # type: ignore[arg-type]
+    click.version_option(__version__, "--version", "-V", prog_name="quoin", message="%(prog)s %(version)s")(cli)
+    return cli
 
 
 def _operator_error(exc: Exception, settings: Settings) -> str | None:

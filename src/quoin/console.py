@@ -1,9 +1,9 @@
 """The ``quoin`` console script's entry point, which imports nothing until it is called.
 
-Processes started with multiprocessing's "spawn" method (the Argon2 hashing
-processes, uvicorn's workers) run the console script again to rebuild its
-``__main__``; with this module behind the script, a hashing process imports
-``quoin.core.security.passwords`` and Argon2, not the app and its libraries.
+uvicorn starts its worker processes (``WORKERS`` > 1) with multiprocessing's
+"spawn", which runs the console script again in each to rebuild its
+``__main__``; with this module behind the script, a worker imports the app,
+not the CLI and its libraries on top.
 """
 
 from __future__ import annotations

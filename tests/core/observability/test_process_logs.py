@@ -57,3 +57,9 @@ def test_the_client_address_comes_from_x_forwarded_for_only_behind_a_trusted_pro
 
     assert client_of_request(trusted) == "203.0.113.9"
     assert client_of_request(untrusted) == "127.0.0.1"
+
+
+def test_with_several_workers_the_supervisor_logs_in_the_same_format(tmp_path: Path) -> None:
+    lines = run_and_collect_logs(tmp_path, [{"method": "GET", "url": "/health/live"}], WORKERS="2")
+
+    assert [line["logger"] for line in lines if line["event"].startswith("Started parent process")] == ["uvicorn.error"]

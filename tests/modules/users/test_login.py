@@ -87,7 +87,7 @@ def argon2_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str | None]
     real = Passwords._run
 
     async def recording(self: Passwords, work: Callable[..., Any], *args: Any) -> Any:
-        seen.append((work.__name__, args[1] if work.__name__ == "_verify" else None))
+        seen.append((work.__name__, args[1] if work.__name__ == "verify_password" else None))
         return await real(self, work, *args)
 
     monkeypatch.setattr(Passwords, "_run", recording)
@@ -112,10 +112,10 @@ async def test_unknown_email_and_wrong_password_both_cost_one_verification_of_eq
     after_wrong = argon2_calls[len(after_unknown) :]
 
     assert (unknown.status_code, wrong.status_code) == (401, 401)
-    assert after_wrong == [("_verify", stored)]
+    assert after_wrong == [("verify_password", stored)]
     assert len(after_unknown) == 1
     work, verified_against = after_unknown[0]
-    assert work == "_verify"
+    assert work == "verify_password"
     assert verified_against is not None
     assert parameters(verified_against) == parameters(stored)
 
