@@ -225,7 +225,7 @@ def _process(results: Results) -> Table:
         count, rss, peak = results.app_children_memory
         rows.append(
             [
-                f"processes the app started ({count}: Argon2 hashing, multiprocessing's resource tracker), summed",
+                f"processes the app started ({count}: Argon2 hashing), summed",
                 f"{rss:.0f} MiB / {peak:.0f} MiB",
             ]
         )
