@@ -33,7 +33,7 @@ import quoin.app
 from quoin import cli
 from quoin.config import Settings
 from quoin.core.http.headers import security_headers
-from quoin.core.runtime.freeze import freeze_startup_objects
+from quoin.core.runtime.garbage import tune_garbage_collection
 from quoin.core.security.encryption import FieldCipher
 from quoin.db.config import sqlalchemy_config
 from quoin.modules.users.repository import UserRepository
@@ -62,7 +62,7 @@ def _framework(settings: Settings) -> Litestar:
     async def close_pool(app: Litestar) -> None:
         await app.state.pool.close()
 
-    return Litestar([get_user, _live], on_startup=[open_pool, freeze_startup_objects], on_shutdown=[close_pool])
+    return Litestar([get_user, _live], on_startup=[open_pool, tune_garbage_collection], on_shutdown=[close_pool])
 
 
 def _repository(settings: Settings) -> Litestar:
@@ -77,7 +77,7 @@ def _repository(settings: Settings) -> Litestar:
         return user
 
     return Litestar(
-        [get_user, _live], plugins=[SQLAlchemyPlugin(config=db_config)], on_startup=[freeze_startup_objects]
+        [get_user, _live], plugins=[SQLAlchemyPlugin(config=db_config)], on_startup=[tune_garbage_collection]
     )
 
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 from litestar.config.app import AppConfig
 from litestar.plugins import InitPluginProtocol
 
-from quoin.core.runtime.freeze import freeze_startup_objects
+from quoin.core.runtime.garbage import tune_garbage_collection
 
 __all__ = ["RuntimePlugin"]
 
 
 class RuntimePlugin(InitPluginProtocol):
-    """Freezes the objects alive after start-up out of the garbage collector's passes; list it last."""
+    """Sets the garbage collector for serving once every other start-up hook has run; list it last."""
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        """Run the freeze after every other start-up hook."""
-        app_config.on_startup.append(freeze_startup_objects)
+        """Tune garbage collection after every other start-up hook (``quoin.core.runtime.garbage``)."""
+        app_config.on_startup.append(tune_garbage_collection)
         return app_config
