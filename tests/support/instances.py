@@ -15,10 +15,11 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from tests.support.helpers import USERS, driver_statements, engine_of, sqlalchemy_statements
 from tests.support.limits import app_for, client_of
 from tests.support.settings import make_settings
 
-__all__ = ["Instance", "kill_listeners", "refused_after", "two_instances"]
+__all__ = ["Instance", "answers_from_memory", "kill_listeners", "refused_after", "two_instances"]
 
 
 @dataclass(frozen=True)
@@ -62,3 +63,14 @@ async def kill_listeners(engine: AsyncEngine) -> int:
             )
         )
     return int(killed or 0)
+
+
+async def answers_from_memory(instance: Instance, headers: dict[str, str]) -> None:
+    """Ask ``/me`` twice with ``headers``: the second answer must come from the instance's memory, no statement run."""
+    engine = engine_of(instance.app)
+    assert (await instance.client.get(f"{USERS}me", headers=headers)).status_code == 200
+    with sqlalchemy_statements(engine) as by_sqlalchemy:
+        async with driver_statements(engine) as on_the_driver:
+            again = await instance.client.get(f"{USERS}me", headers=headers)
+    assert again.status_code == 200
+    assert (by_sqlalchemy, on_the_driver) == ([], [])

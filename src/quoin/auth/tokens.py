@@ -5,8 +5,8 @@ lifetime; checking its HMAC signature and decoding its claims again each
 time was a visible share of a ``GET /users/{id}`` (docs/performance.md). A verified token stays valid
 until its ``exp`` (the signature and the other claims cannot change), so a
 remembered one is only checked for expiry. Nothing about the *user* is
-remembered: their row is still read on every request, so deactivation takes
-effect at once.
+remembered here: callers are remembered by the authentication, only as long
+as no change to their row is announced (``quoin.db.changes``).
 """
 
 from __future__ import annotations

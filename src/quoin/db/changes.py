@@ -2,12 +2,14 @@
 
 Triggers on the cached tables (migration 0005) send ``<table>:<key>`` on the
 ``quoin_row_changes`` channel when a row is updated or deleted (``<table>:``
-when the table is truncated); PostgreSQL
-delivers it, at commit, to every instance's listener. A ``RowCache`` serves a
+when the table is truncated); PostgreSQL delivers it, at commit, to every
+instance's listener. A ``RowCache`` serves a
 row only while its feed is **known live**: the listener's connection is open
 and a notification it sent itself came back within the last few seconds, which
 proves that notifications arrive (a connection pooler in transaction mode, or a
-half-open connection, fails that proof). Otherwise every lookup reads the
+half-open connection, fails that proof; so does a connection whose statements
+run on another backend than the one listening). A connection that stalls
+silently is trusted for at most those few seconds. Otherwise every lookup reads the
 database. When the listener reconnects, every cache is emptied: changes made
 while nobody listened were never announced.
 """
@@ -29,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 
 from quoin.db.errors import DRIVER_ERRORS
 
-__all__ = ["CHANGES_STATE_KEY", "CHANNEL", "ChangeFeed", "RowCache", "reads_committed"]
+__all__ = ["CHANGES_STATE_KEY", "CHANNEL", "ChangeFeed", "RowCache", "UnsupportedConnectionError", "reads_committed"]
 
 CHANNEL = "quoin_row_changes"
 CHANGES_STATE_KEY = "quoin.changes"  # the app's feed, in its State: writers call forget() after committing
@@ -51,6 +53,10 @@ def _logger() -> structlog.typing.FilteringBoundLogger:
     return structlog.get_logger("quoin.db")  # type: ignore[no-any-return]
 
 
+class UnsupportedConnectionError(Exception):
+    """The listening connection cannot prove that notifications reach it."""
+
+
 class RowCache(Generic[V]):
     """Values derived from rows of one table, by the key its trigger announces; trusted only while the feed is live.
 
@@ -59,9 +65,8 @@ class RowCache(Generic[V]):
     stored.
     """
 
-    def __init__(self, feed: ChangeFeed, table: str, max_entries: int = _MAX_ENTRIES) -> None:
+    def __init__(self, feed: ChangeFeed, max_entries: int = _MAX_ENTRIES) -> None:
         self._feed = feed
-        self.table = table
         self._entries: dict[str, V] = {}
         self._max_entries = max_entries
         self._version = 0
@@ -122,6 +127,7 @@ class ChangeFeed:
         self._echoes = itertools.count()
         self._first_echo: asyncio.Event | None = None
         self._listening = False
+        self._backend: int | None = None  # the listening backend's pid
 
     @classmethod
     def for_url(cls, url: URL, connect_timeout: float) -> ChangeFeed:
@@ -136,7 +142,7 @@ class ChangeFeed:
 
     def cache(self, table: str) -> RowCache[Any]:
         """A new cache of values from ``table``'s rows, emptied of a row whenever it changes."""
-        cache: RowCache[Any] = RowCache(self, table)
+        cache: RowCache[Any] = RowCache(self)
         self._caches.setdefault(table, []).append(cache)
         return cache
 
@@ -175,7 +181,7 @@ class ChangeFeed:
                 error: Exception | None = None
                 try:
                     await self._serve_one_connection()
-                except _CONNECTION_FAILURES as exc:
+                except Exception as exc:  # whatever ends a connection, the feed must come back
                     error = exc
                 self._lost()
                 if self._listening:  # once per loss, not once per failed retry
@@ -197,13 +203,14 @@ class ChangeFeed:
         connection.add_termination_listener(terminated)
         try:
             await connection.add_listener(CHANNEL, self._notified)
+            self._backend = await connection.fetchval("SELECT pg_backend_pid()")
             for cache in itertools.chain.from_iterable(self._caches.values()):
                 cache.clear()  # whatever changed while nobody listened
             self._connection = connection
             self._listening = True
             _logger().info("change_feed_listening")
             while not closed.is_set():
-                await connection.execute(f"NOTIFY {CHANNEL}, '{_ECHO}{next(self._echoes)}'", timeout=_ECHO_SECONDS)
+                await self._echo(connection)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(closed.wait(), _ECHO_SECONDS)
         finally:
@@ -211,14 +218,32 @@ class ChangeFeed:
             with contextlib.suppress(*_CONNECTION_FAILURES):
                 await connection.close(timeout=1)
 
+    async def _echo(self, connection: asyncpg.Connection) -> None:
+        """Send the proof that notifications arrive, from the backend that listens.
+
+        Behind a pooler in transaction mode the statement may run on another
+        server connection than the one that ran ``LISTEN``, which then misses
+        notifications: such a connection is refused, never trusted.
+        """
+        sent_by = await connection.fetchval(
+            "SELECT pg_backend_pid() FROM pg_notify($1, $2)",
+            CHANNEL,
+            f"{_ECHO}{next(self._echoes)}",
+            timeout=_ECHO_SECONDS,
+        )
+        if sent_by != self._backend:
+            raise UnsupportedConnectionError("the listening connection changed backend (a pooler in transaction mode?)")
+
     def _lost(self) -> None:
         self._connection = None
         self._echoed_at = -_LIVE_FOR_SECONDS  # a new connection proves itself anew
 
-    def _notified(self, _connection: object, _pid: int, _channel: str, payload: object) -> None:
+    def _notified(self, _connection: object, pid: int, _channel: str, payload: object) -> None:
         if not isinstance(payload, str):
             return
         if payload.startswith(_ECHO):
+            if pid != self._backend:  # another instance's proof, not ours
+                return
             self._echoed_at = time.monotonic()
             if self._first_echo is not None:
                 self._first_echo.set()

@@ -109,6 +109,8 @@ class _Pipeline(asyncio.Protocol):
 
     def send(self, command: bytes) -> asyncio.Future[Reply]:
         """Write ``command``; its reply, or ``RedisError`` if it does not come within the timeout."""
+        if self.lost is not None:  # lost while its caller waited to use it
+            raise RedisError(self.lost)
         reply = self._loop.create_future()
         deadline = self._loop.time() + self._timeout
         self._waiting.append((reply, deadline))
@@ -137,6 +139,9 @@ class _Pipeline(asyncio.Protocol):
         self._parser.feed(data)
         try:
             while (answer := self._parser.gets()) is not False:
+                if not self._waiting:  # a reply nobody asked for: the stream is out of step
+                    self.drop("unexpected reply")
+                    return
                 reply, _ = self._waiting.popleft()
                 if reply.done():  # its caller stopped waiting (cancelled)
                     continue

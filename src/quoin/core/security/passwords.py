@@ -26,7 +26,8 @@ PASSWORDS_STATE_KEY = "passwords"  # the app's one Passwords, in its State
 
 _T = TypeVar("_T")
 
-_COMMAND = (sys.executable, "-c", f"import {hashing.__name__} as hashing; hashing.serve()")
+# -P: nothing from the working directory is importable (a stray argon2.py there would run as the hasher).
+_COMMAND = (sys.executable, "-P", "-c", f"import {hashing.__name__} as hashing; hashing.serve()")
 # On close, how long running hashes get to finish (one takes well under a second
 # with sane parameters) before their processes are killed.
 _STOP_SECONDS = 3.0

@@ -30,7 +30,7 @@ class ApiKeyCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             msgspec.Meta(
                 tz=True,
                 description="When the key stops working (RFC 3339 with offset); never if null.",
-                examples=["2027-03-14T00:00:00Z"],
+                examples=["2099-01-01T00:00:00Z"],  # far off: the docs page's Test Request must keep working
             ),
         ]
         | None
@@ -44,7 +44,7 @@ class ApiKeyRead(msgspec.Struct, kw_only=True):
     name: Annotated[str, msgspec.Meta(examples=["ci-deployer"])]
     prefix: Annotated[str, msgspec.Meta(description="The key's public start, to tell keys apart.", examples=[_PREFIX])]
     created_at: Annotated[datetime, msgspec.Meta(examples=["2026-03-14T09:30:00Z"])]
-    expires_at: Annotated[datetime, msgspec.Meta(examples=["2027-03-14T00:00:00Z"])] | None
+    expires_at: Annotated[datetime, msgspec.Meta(examples=["2099-01-01T00:00:00Z"])] | None
     last_used_at: (
         Annotated[datetime, msgspec.Meta(description="Null until first used.", examples=["2026-03-15T08:12:44Z"])]
         | None

@@ -137,13 +137,12 @@ class ApiKeyService(service.SQLAlchemyAsyncRepositoryService[ApiKey, ApiKeyRepos
         now = datetime.now(UTC)
         if not checked.accepts(key, self.hasher, now):
             return None
-        if not checked.use_recorded(now):
-            await self._record_use(api_key.id, now)
+        if not checked.use_recorded(now) and await self._record_use(api_key.id, now):
             checked = dataclasses.replace(checked, last_used_at=now)
         return checked
 
-    async def _record_use(self, key_id: UUID, now: datetime) -> None:
-        """Bookkeeping only: a key revoked meanwhile, or a failed write, must not fail the request."""
+    async def _record_use(self, key_id: UUID, now: datetime) -> bool:
+        """Whether the use was written; bookkeeping only, so a revoked key or a failed write never fails the request."""
         try:
             await self.repository.touch_last_used(key_id, now, stale_before=now - LAST_USED_PRECISION)
             await self.repository.session.commit()
@@ -151,3 +150,5 @@ class ApiKeyService(service.SQLAlchemyAsyncRepositoryService[ApiKey, ApiKeyRepos
             with contextlib.suppress(*_WRITE_FAILURES):  # the connection may be gone too
                 await self.repository.session.rollback()
             structlog.get_logger("quoin.api_keys").warning("api_key_last_used_not_recorded", error=repr(exc))
+            return False
+        return True
