@@ -172,7 +172,7 @@ class TokenIssuer:
         )
 
 
-def build_auth(  # each is a different collaborator
+def build_auth(
     secret_key: str,
     db_config: QuoinSQLAlchemyConfig,
     callers: PrincipalSource,
