@@ -58,6 +58,12 @@ async def database_url(databases: DatabaseFactory) -> URL:
     return await databases.create(migrated=True)
 
 
+@pytest.fixture(scope="module")
+async def own_database(databases: DatabaseFactory) -> URL:
+    """A migrated database of the test module's own, for apps that commit through their own pools."""
+    return await databases.create(migrated=True)
+
+
 @pytest.fixture(scope="session")
 def settings(database_url: URL) -> Settings:
     """Settings of the shared test app."""

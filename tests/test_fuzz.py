@@ -20,7 +20,6 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from sqlalchemy.engine import URL
 
 from tests.support.helpers import PASSWORD
-from tests.support.postgres_server import DatabaseFactory
 from tests.support.serve import create_superuser, start_server, stop_server
 
 # Starts servers or processes of its own: left out of the fast tier (-m "not process").
@@ -31,15 +30,10 @@ EXAMPLES_PER_OPERATION = 40
 
 
 @pytest.fixture(scope="module")
-async def fuzz_database(databases: DatabaseFactory) -> URL:
-    return await databases.create(migrated=True)
-
-
-@pytest.fixture(scope="module")
-def fuzz_server(fuzz_database: URL, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+def fuzz_server(own_database: URL, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
     cwd: Path = tmp_path_factory.mktemp("fuzz")
     own = {
-        "DATABASE_URL": fuzz_database.render_as_string(hide_password=False),
+        "DATABASE_URL": own_database.render_as_string(hide_password=False),
         "ARGON2_TIME_COST": "1", "ARGON2_MEMORY_COST": "1024", "ARGON2_PARALLELISM": "1",
         "RATE_LIMIT_ENABLED": "false", "LOG_LEVEL": "WARNING",
     }  # fmt: skip

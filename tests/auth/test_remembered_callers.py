@@ -12,15 +12,8 @@ from structlog.testing import capture_logs
 from quoin.db.changes import CHANGES_STATE_KEY, ChangeFeed
 from tests.support.helpers import USERS, engine_of, login, sign_up, sqlalchemy_statements, unique_email
 from tests.support.instances import Instance, answers_from_memory, kill_listeners, refused_after, two_instances
-from tests.support.postgres_server import DatabaseFactory
 
 ME = f"{USERS}me"
-
-
-@pytest.fixture(scope="module")
-async def instances_database(databases: DatabaseFactory) -> URL:
-    """A database of this module's own: these apps commit through their own pools."""
-    return await databases.create(migrated=True)
 
 
 async def _account(instance: Instance) -> tuple[dict[str, object], dict[str, str]]:
@@ -28,8 +21,8 @@ async def _account(instance: Instance) -> tuple[dict[str, object], dict[str, str
     return user, await login(instance.client, str(user["email"]))
 
 
-async def test_a_known_caller_costs_no_query(instances_database: URL) -> None:
-    async with two_instances(instances_database) as (a, _b, _engine):
+async def test_a_known_caller_costs_no_query(own_database: URL) -> None:
+    async with two_instances(own_database) as (a, _b, _engine):
         user, headers = await _account(a)
         assert (await a.client.get(ME, headers=headers)).status_code == 200  # now known
 
@@ -45,10 +38,8 @@ async def test_a_known_caller_costs_no_query(instances_database: URL) -> None:
 
 
 @pytest.mark.parametrize("change", ["deactivate", "delete"])
-async def test_a_change_on_one_instance_is_refused_by_the_other_within_100_ms(
-    instances_database: URL, change: str
-) -> None:
-    async with two_instances(instances_database) as (a, b, engine):
+async def test_a_change_on_one_instance_is_refused_by_the_other_within_100_ms(own_database: URL, change: str) -> None:
+    async with two_instances(own_database) as (a, b, engine):
         user, headers = await _account(a)
         admin, _ = await _account(a)
         async with engine.connect() as connection:
@@ -69,8 +60,8 @@ async def test_a_change_on_one_instance_is_refused_by_the_other_within_100_ms(
     assert delay < 0.1
 
 
-async def test_a_killed_listener_never_lets_a_stale_caller_through(instances_database: URL) -> None:
-    async with two_instances(instances_database) as (a, b, engine):
+async def test_a_killed_listener_never_lets_a_stale_caller_through(own_database: URL) -> None:
+    async with two_instances(own_database) as (a, b, engine):
         user, headers = await _account(a)
         await answers_from_memory(b, headers)  # B knows the caller
 
@@ -110,8 +101,8 @@ async def _until_listening_again(instance: Instance) -> None:
     raise AssertionError("the listener did not come back within 5 s")
 
 
-async def test_a_truncated_table_is_forgotten_by_every_instance(instances_database: URL) -> None:
-    async with two_instances(instances_database) as (a, b, engine):
+async def test_a_truncated_table_is_forgotten_by_every_instance(own_database: URL) -> None:
+    async with two_instances(own_database) as (a, b, engine):
         _, headers = await _account(a)
         await answers_from_memory(b, headers)  # B knows the caller
 

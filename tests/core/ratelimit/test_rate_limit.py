@@ -9,21 +9,13 @@ from sqlalchemy.engine import URL
 
 from tests.support.helpers import PASSWORD, TOKEN, USERS, assert_problem, login, sign_up, unique_email
 from tests.support.limits import app_for, client_of, limited
-from tests.support.postgres_server import DatabaseFactory
 from tests.support.redis_server import PrivateRedis
-
-
-@pytest.fixture(scope="module")
-async def database_url(databases: DatabaseFactory) -> URL:
-    """A database of this module's own: these apps commit through their own pools."""
-    return await databases.create(migrated=True)
-
 
 # --- per caller (in memory) ----------------------------------------------------------------
 
 
-async def test_over_the_limit_a_caller_gets_429_with_retry_after(database_url: URL) -> None:
-    async with app_for(limited(database_url)) as application, client_of(application) as client:
+async def test_over_the_limit_a_caller_gets_429_with_retry_after(own_database: URL) -> None:
+    async with app_for(limited(own_database)) as application, client_of(application) as client:
         answers = [await client.get(f"{USERS}me") for _ in range(4)]
 
     assert [a.status_code for a in answers] == [401, 401, 401, 429]
@@ -35,8 +27,8 @@ async def test_over_the_limit_a_caller_gets_429_with_retry_after(database_url: U
     assert answers[3].headers["retry-after"] == answers[3].headers["ratelimit-reset"]
 
 
-async def test_authenticated_callers_are_limited_per_user_not_per_address(database_url: URL) -> None:
-    settings = limited(database_url, RATE_LIMIT_PER_MINUTE="5", LOGIN_RATE_LIMIT_PER_MINUTE="100")
+async def test_authenticated_callers_are_limited_per_user_not_per_address(own_database: URL) -> None:
+    settings = limited(own_database, RATE_LIMIT_PER_MINUTE="5", LOGIN_RATE_LIMIT_PER_MINUTE="100")
     async with app_for(settings) as application, client_of(application, "192.0.2.1") as setup:
         ada = await sign_up(setup, unique_email("ada"))
         bob = await sign_up(setup, unique_email("bob"))
@@ -49,16 +41,16 @@ async def test_authenticated_callers_are_limited_per_user_not_per_address(databa
     assert bob_answers == [200, 200]
 
 
-async def test_probes_and_docs_are_never_limited(database_url: URL) -> None:
-    async with app_for(limited(database_url)) as application, client_of(application) as client:
+async def test_probes_and_docs_are_never_limited(own_database: URL) -> None:
+    async with app_for(limited(own_database)) as application, client_of(application) as client:
         answers = [await client.get(path) for path in ["/health/live", "/docs", "/schema/openapi.json"] * 3]
 
     assert {a.status_code for a in answers} == {200}
     assert all("ratelimit-limit" not in a.headers for a in answers)
 
 
-async def test_limits_can_be_turned_off(database_url: URL) -> None:
-    settings = limited(database_url, RATE_LIMIT_ENABLED="false", SIGNUP_RATE_LIMIT_PER_MINUTE="1")
+async def test_limits_can_be_turned_off(own_database: URL) -> None:
+    settings = limited(own_database, RATE_LIMIT_ENABLED="false", SIGNUP_RATE_LIMIT_PER_MINUTE="1")
     async with app_for(settings) as application, client_of(application) as c:
         answers = [await c.get(f"{USERS}me") for _ in range(6)]
         sign_ups = [await c.post(USERS, json={"email": unique_email(), "password": PASSWORD}) for _ in range(3)]
@@ -70,8 +62,8 @@ async def test_limits_can_be_turned_off(database_url: URL) -> None:
 # --- logins --------------------------------------------------------------------------------
 
 
-async def test_logins_are_limited_per_target_account_across_addresses(database_url: URL) -> None:
-    settings = limited(database_url, RATE_LIMIT_PER_MINUTE="100")
+async def test_logins_are_limited_per_target_account_across_addresses(own_database: URL) -> None:
+    settings = limited(own_database, RATE_LIMIT_PER_MINUTE="100")
     async with app_for(settings) as application:  # clients come and go inside one app
         async with client_of(application, "192.0.2.10") as setup:
             victim = await sign_up(setup, unique_email("victim"))
@@ -88,9 +80,9 @@ async def test_logins_are_limited_per_target_account_across_addresses(database_u
     assert int(right_password.headers["retry-after"]) > 0
 
 
-async def test_logins_are_limited_per_client_address_across_accounts(database_url: URL) -> None:
+async def test_logins_are_limited_per_client_address_across_accounts(own_database: URL) -> None:
     async with (
-        app_for(limited(database_url, RATE_LIMIT_PER_MINUTE="100")) as application,
+        app_for(limited(own_database, RATE_LIMIT_PER_MINUTE="100")) as application,
         client_of(application, "192.0.2.200") as sprayer,
     ):
         statuses = [
@@ -108,8 +100,8 @@ def sign_up_body(email: str | None = None) -> dict[str, str]:
     return {"email": email or unique_email("flood"), "password": PASSWORD}
 
 
-async def test_sign_ups_are_limited_per_client_address(database_url: URL) -> None:
-    settings = limited(database_url, RATE_LIMIT_PER_MINUTE="100", SIGNUP_RATE_LIMIT_PER_MINUTE="2")
+async def test_sign_ups_are_limited_per_client_address(own_database: URL) -> None:
+    settings = limited(own_database, RATE_LIMIT_PER_MINUTE="100", SIGNUP_RATE_LIMIT_PER_MINUTE="2")
     refused_email = unique_email("refused")
     async with app_for(settings) as application:
         async with client_of(application, "192.0.2.150") as flooder:
@@ -135,10 +127,10 @@ async def test_sign_ups_are_limited_per_client_address(database_url: URL) -> Non
 
 @pytest.mark.process
 async def test_two_instances_share_one_limit_through_redis(
-    database_url: URL, redis_url: tuple[str, PrivateRedis | None]
+    own_database: URL, redis_url: tuple[str, PrivateRedis | None]
 ) -> None:
     url, _ = redis_url
-    settings = limited(database_url, RATE_LIMIT_PER_MINUTE="4", REDIS_URL=url)
+    settings = limited(own_database, RATE_LIMIT_PER_MINUTE="4", REDIS_URL=url)
     async with (
         app_for(settings) as first,
         app_for(settings) as second,
@@ -155,10 +147,10 @@ async def test_two_instances_share_one_limit_through_redis(
 
 @pytest.mark.process
 async def test_two_instances_share_one_sign_up_limit_through_redis(
-    database_url: URL, redis_url: tuple[str, PrivateRedis | None]
+    own_database: URL, redis_url: tuple[str, PrivateRedis | None]
 ) -> None:
     url, _ = redis_url
-    settings = limited(database_url, RATE_LIMIT_PER_MINUTE="100", SIGNUP_RATE_LIMIT_PER_MINUTE="3", REDIS_URL=url)
+    settings = limited(own_database, RATE_LIMIT_PER_MINUTE="100", SIGNUP_RATE_LIMIT_PER_MINUTE="3", REDIS_URL=url)
     async with (
         app_for(settings) as first,
         app_for(settings) as second,
@@ -181,12 +173,12 @@ def redis_up() -> float | None:
 
 @pytest.mark.process
 async def test_with_redis_gone_the_api_keeps_answering_and_stays_ready_naming_redis_unavailable(
-    database_url: URL, redis_url: tuple[str, PrivateRedis | None]
+    own_database: URL, redis_url: tuple[str, PrivateRedis | None]
 ) -> None:
     url, server = redis_url
     if server is None:
         pytest.skip("stopping Redis needs the private server, not TEST_REDIS_URL")
-    settings = limited(database_url, RATE_LIMIT_PER_MINUTE="2", REDIS_URL=url)
+    settings = limited(own_database, RATE_LIMIT_PER_MINUTE="2", REDIS_URL=url)
     failures_before = store_failures()
     async with app_for(settings) as application, client_of(application, "198.51.100.77") as client:
         with structlog.testing.capture_logs() as logs:

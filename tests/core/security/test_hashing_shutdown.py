@@ -17,7 +17,6 @@ import pytest
 from sqlalchemy.engine import URL
 
 from tests.support.helpers import PASSWORD, USERS
-from tests.support.postgres_server import DatabaseFactory
 from tests.support.processes import descendants, running
 from tests.support.serve import ServeProcess
 from tests.support.settings import JSON_LOGS, ROOMY_LIMITS
@@ -27,12 +26,6 @@ pytestmark = pytest.mark.process
 
 # A hash costs some milliseconds: a storm keeps the hashing processes busy when the signals come.
 HASHING = {"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_COST": "16384", "ARGON2_PARALLELISM": "1"}
-
-
-@pytest.fixture(scope="module")
-async def database_url(databases: DatabaseFactory) -> URL:
-    """A database of this module's own: these servers commit sign-ups through their own pools."""
-    return await databases.create(migrated=True)
 
 
 def wait_until_ready(base: str, seconds: float = 60) -> None:
@@ -82,10 +75,10 @@ def signup_storm(base: str, clients: int = 6) -> Iterator[list[int]]:
     ],
 )
 def test_signals_during_a_signup_storm_stop_the_server_and_every_process_it_started(
-    tmp_path: Path, database_url: URL, signals: list[signal.Signals], to_group: bool, workers: str
+    tmp_path: Path, own_database: URL, signals: list[signal.Signals], to_group: bool, workers: str
 ) -> None:
     env = {**JSON_LOGS, **ROOMY_LIMITS, **HASHING, "WORKERS": workers, "DRAIN_SECONDS": "5", "SHUTDOWN_TIMEOUT": "5"}
-    server = ServeProcess(tmp_path, database_url, **env)
+    server = ServeProcess(tmp_path, own_database, **env)
     left: set[int] = set()
     try:
         wait_until_ready(server.base)

@@ -9,18 +9,11 @@ from sqlalchemy.engine import URL
 from tests.modules.api_keys.expectations import API_KEYS
 from tests.support.helpers import PASSWORD, USERS, login, sign_up, unique_email
 from tests.support.limits import app_for, client_of, limited
-from tests.support.postgres_server import DatabaseFactory
 from tests.support.redis_server import PrivateRedis
 
 
-@pytest.fixture(scope="module")
-async def database_url(databases: DatabaseFactory) -> URL:
-    """A database of this module's own: these apps commit through their own pools."""
-    return await databases.create(migrated=True)
-
-
-async def test_made_up_api_keys_count_against_the_callers_address(database_url: URL) -> None:
-    async with app_for(limited(database_url)) as application, client_of(application, "198.51.100.9") as client:
+async def test_made_up_api_keys_count_against_the_callers_address(own_database: URL) -> None:
+    async with app_for(limited(own_database)) as application, client_of(application, "198.51.100.9") as client:
         answers = [await client.get(f"{USERS}me", headers={"X-API-Key": f"qk_{i:012x}_{'A' * 43}"}) for i in range(4)]
         sign_ups = [
             await client.post(USERS, json={"email": unique_email(), "password": PASSWORD}, headers={"X-API-Key": "x"})
@@ -31,8 +24,8 @@ async def test_made_up_api_keys_count_against_the_callers_address(database_url: 
     assert [s.status_code for s in sign_ups] == [429, 429]
 
 
-async def test_all_keys_of_a_user_share_the_users_budget(database_url: URL) -> None:
-    settings = limited(database_url, RATE_LIMIT_PER_MINUTE="4", LOGIN_RATE_LIMIT_PER_MINUTE="100")
+async def test_all_keys_of_a_user_share_the_users_budget(own_database: URL) -> None:
+    settings = limited(own_database, RATE_LIMIT_PER_MINUTE="4", LOGIN_RATE_LIMIT_PER_MINUTE="100")
     async with app_for(settings) as application, client_of(application, "192.0.2.30") as setup:
         user = await sign_up(setup, unique_email("keys"))
         headers = await login(setup, user["email"])
@@ -52,10 +45,10 @@ async def test_all_keys_of_a_user_share_the_users_budget(database_url: URL) -> N
 
 @pytest.mark.process
 async def test_each_request_costs_one_redis_round_trip_whatever_its_credential(
-    database_url: URL, redis_url: tuple[str, PrivateRedis | None]
+    own_database: URL, redis_url: tuple[str, PrivateRedis | None]
 ) -> None:
     url, _ = redis_url
-    settings = limited(database_url, RATE_LIMIT_PER_MINUTE="1000", REDIS_URL=url)
+    settings = limited(own_database, RATE_LIMIT_PER_MINUTE="1000", REDIS_URL=url)
     redis = Redis.from_url(url)
     async with app_for(settings) as application, client_of(application, "192.0.2.77") as client:
         user = await sign_up(client, unique_email("round-trips"))

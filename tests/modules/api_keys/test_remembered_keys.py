@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 
 from tests.modules.api_keys.expectations import API_KEYS
 from tests.support.helpers import USERS, engine_of, login, sign_up, sqlalchemy_statements, unique_email
 from tests.support.instances import Instance, answers_from_memory, refused_after, two_instances
-from tests.support.postgres_server import DatabaseFactory
 
 ME = f"{USERS}me"
-
-
-@pytest.fixture(scope="module")
-async def database_url(databases: DatabaseFactory) -> URL:
-    """A database of this module's own: these apps commit through their own pools."""
-    return await databases.create(migrated=True)
 
 
 async def _key(instance: Instance) -> tuple[dict[str, object], dict[str, str]]:
@@ -29,8 +21,8 @@ async def _key(instance: Instance) -> tuple[dict[str, object], dict[str, str]]:
     return created.json(), bearer
 
 
-async def test_a_known_key_costs_no_query(database_url: URL) -> None:
-    async with two_instances(database_url) as (a, _b, _engine):
+async def test_a_known_key_costs_no_query(own_database: URL) -> None:
+    async with two_instances(own_database) as (a, _b, _engine):
         key, _ = await _key(a)
         headers = {"X-API-Key": str(key["key"])}
         assert (await a.client.get(ME, headers=headers)).status_code == 200  # now known, its use recorded
@@ -42,8 +34,8 @@ async def test_a_known_key_costs_no_query(database_url: URL) -> None:
     assert statements == []
 
 
-async def test_a_key_revoked_on_one_instance_is_refused_by_the_other_within_100_ms(database_url: URL) -> None:
-    async with two_instances(database_url) as (a, b, _engine):
+async def test_a_key_revoked_on_one_instance_is_refused_by_the_other_within_100_ms(own_database: URL) -> None:
+    async with two_instances(own_database) as (a, b, _engine):
         key, bearer = await _key(a)
         headers = {"X-API-Key": str(key["key"])}
         await answers_from_memory(b, headers)  # B knows the key
@@ -58,8 +50,8 @@ async def test_a_key_revoked_on_one_instance_is_refused_by_the_other_within_100_
     assert delay < 0.1
 
 
-async def test_a_key_expired_in_the_database_is_refused_by_every_instance_within_100_ms(database_url: URL) -> None:
-    async with two_instances(database_url) as (a, b, engine):
+async def test_a_key_expired_in_the_database_is_refused_by_every_instance_within_100_ms(own_database: URL) -> None:
+    async with two_instances(own_database) as (a, b, engine):
         key, _ = await _key(a)
         headers = {"X-API-Key": str(key["key"])}
         for instance in (a, b):
