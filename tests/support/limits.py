@@ -14,7 +14,7 @@ from quoin.app import create_app
 from quoin.config import Settings
 from tests.support.settings import make_settings
 
-__all__ = ["app_for", "client_of", "limited"]
+__all__ = ["app_for", "client_of", "limited", "two_instances_from"]
 
 
 @asynccontextmanager
@@ -23,6 +23,18 @@ async def app_for(settings: Settings) -> AsyncIterator[Litestar]:
     application = create_app(settings)
     async with LifespanManager(application):  # type: ignore[arg-type]
         yield application
+
+
+@asynccontextmanager
+async def two_instances_from(settings: Settings, ip: str) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
+    """Two apps built from ``settings``, started, and a client of each whose requests come from ``ip``."""
+    async with (
+        app_for(settings) as first,
+        app_for(settings) as second,
+        client_of(first, ip) as via_first,
+        client_of(second, ip) as via_second,
+    ):
+        yield via_first, via_second
 
 
 def client_of(application: Litestar, ip: str = "198.51.100.7") -> httpx.AsyncClient:

@@ -27,7 +27,7 @@ from typing import Any, Generic, TypeVar
 import asyncpg
 import structlog
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from quoin.db.errors import DRIVER_ERRORS
 
@@ -134,7 +134,7 @@ class ChangeFeed:
         """The feed for a database URL: asyncpg's own connection arguments as SQLAlchemy would pass them."""
         if url.get_backend_name() != "postgresql":
             return cls(None)
-        _, params = create_async_engine(url).dialect.create_connect_args(url)
+        _, params = url.get_dialect()().create_connect_args(url)
         accepted = inspect.signature(asyncpg.connect).parameters
         args = {name: value for name, value in params.items() if name in accepted}
         args["server_settings"] = {"application_name": "quoin-changes"}

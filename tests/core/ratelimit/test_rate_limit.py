@@ -8,7 +8,7 @@ from prometheus_client import REGISTRY
 from sqlalchemy.engine import URL
 
 from tests.support.helpers import PASSWORD, TOKEN, USERS, assert_problem, login, sign_up, unique_email
-from tests.support.limits import app_for, client_of, limited
+from tests.support.limits import app_for, client_of, limited, two_instances_from
 from tests.support.redis_server import PrivateRedis
 
 # --- per caller (in memory) ----------------------------------------------------------------
@@ -131,12 +131,7 @@ async def test_two_instances_share_one_limit_through_redis(
 ) -> None:
     url, _ = redis_url
     settings = limited(own_database, RATE_LIMIT_PER_MINUTE="4", REDIS_URL=url)
-    async with (
-        app_for(settings) as first,
-        app_for(settings) as second,
-        client_of(first, "198.51.100.42") as via_first,
-        client_of(second, "198.51.100.42") as via_second,
-    ):
+    async with two_instances_from(settings, "198.51.100.42") as (via_first, via_second):
         answers = [await (via_first if i % 2 == 0 else via_second).get(f"{USERS}me") for i in range(5)]
         ready = await via_second.get("/health/ready")
 
@@ -151,12 +146,7 @@ async def test_two_instances_share_one_sign_up_limit_through_redis(
 ) -> None:
     url, _ = redis_url
     settings = limited(own_database, RATE_LIMIT_PER_MINUTE="100", SIGNUP_RATE_LIMIT_PER_MINUTE="3", REDIS_URL=url)
-    async with (
-        app_for(settings) as first,
-        app_for(settings) as second,
-        client_of(first, "198.51.100.150") as via_first,
-        client_of(second, "198.51.100.150") as via_second,
-    ):
+    async with two_instances_from(settings, "198.51.100.150") as (via_first, via_second):
         answers = [await (via_first if i % 2 == 0 else via_second).post(USERS, json=sign_up_body()) for i in range(4)]
 
     assert [a.status_code for a in answers] == [201, 201, 201, 429]
