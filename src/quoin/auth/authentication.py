@@ -22,6 +22,7 @@ from uuid import UUID
 
 from litestar.config.app import AppConfig
 from litestar.connection import ASGIConnection
+from litestar.datastructures import Headers
 from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import AuthenticationResult, DefineMiddleware
 from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, Reference, SecurityRequirement, SecurityScheme
@@ -36,13 +37,13 @@ from quoin.core.observability.access_log import note_user_id
 from quoin.db.changes import ChangeFeed, RowCache
 from quoin.db.config import QuoinSQLAlchemyConfig
 
-__all__ = ["BEARER_SCHEME", "QuoinAuth", "TokenIssuer", "build_auth"]
+__all__ = ["BEARER_SCHEME", "PresentedCredential", "QuoinAuth", "TokenIssuer", "build_auth", "presented"]
 
 BEARER_SCHEME = "OAuth2PasswordBearer"
 
 
 @dataclass(frozen=True, slots=True)
-class _Presented:
+class PresentedCredential:
     """A registered credential as sent, handed to the same owner lookup as a decoded token."""
 
     resolver: CredentialResolver
@@ -54,6 +55,17 @@ def bearer_token(authorization: str | None) -> str | None:
     scheme, _, token = (authorization or "").partition(" ")
     token = token.strip(" \t")
     return token if scheme.lower() == "bearer" and token else None
+
+
+def presented(headers: Headers, resolvers: Sequence[CredentialResolver]) -> PresentedCredential | str | None:
+    """What a request authenticates with: a registered credential's header, which wins, else its bearer token.
+
+    The one rule, for authentication and for the rate limit's naming of the caller alike.
+    """
+    for resolver in resolvers:
+        if (value := header_value(headers, resolver.header)) is not None:
+            return PresentedCredential(resolver, value)
+    return bearer_token(header_value(headers, "Authorization"))
 
 
 class CredentialsMiddleware(JWTAuthenticationMiddleware):
@@ -73,18 +85,17 @@ class CredentialsMiddleware(JWTAuthenticationMiddleware):
         return result
 
     async def _authenticate(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
-        for resolver in self._resolvers:
-            if (value := header_value(connection.headers, resolver.header)) is not None:
-                # build_auth's handler takes either credential; Litestar types it for tokens only.
-                owner = await self.retrieve_user_handler(_Presented(resolver, value), connection)  # type: ignore[arg-type]
-                if owner is None:
-                    raise UnauthorizedError(resolver.refusal)
-                return AuthenticationResult(user=owner, auth=resolver.auth_name)
-        token = bearer_token(header_value(connection.headers, "Authorization"))
-        if token is None:
+        credential = presented(connection.headers, self._resolvers)
+        if isinstance(credential, PresentedCredential):
+            # build_auth's handler takes either credential; Litestar types it for tokens only.
+            owner = await self.retrieve_user_handler(credential, connection)  # type: ignore[arg-type]
+            if owner is None:
+                raise UnauthorizedError(credential.resolver.refusal)
+            return AuthenticationResult(user=owner, auth=credential.resolver.auth_name)
+        if credential is None:
             raise UnauthorizedError("Not authenticated")
         try:
-            return await self.authenticate_token(encoded_token=token, connection=connection)
+            return await self.authenticate_token(encoded_token=credential, connection=connection)
         except NotAuthorizedException:
             raise UnauthorizedError("Invalid or expired token") from None
 
@@ -187,10 +198,10 @@ def build_auth(
     remembered: RowCache[Principal] = changes.cache(callers.table)
 
     async def credential_owner(
-        credential: Token | _Presented, connection: ASGIConnection[Any, Any, Any, Any]
+        credential: Token | PresentedCredential, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> Principal | None:
-        presented: _Presented | None = None
-        if isinstance(credential, _Presented):
+        presented: PresentedCredential | None = None
+        if isinstance(credential, PresentedCredential):
             presented = credential
             user_id = credential.resolver.known_owner(credential.value)
         else:

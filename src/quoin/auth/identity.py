@@ -8,8 +8,7 @@ from litestar.datastructures import Headers
 from litestar.exceptions import NotAuthorizedException
 from litestar.types import Scope
 
-from quoin.auth.authentication import QuoinAuth, bearer_token
-from quoin.auth.credentials import header_value
+from quoin.auth.authentication import PresentedCredential, QuoinAuth, presented
 
 __all__ = ["caller_identity"]
 
@@ -28,16 +27,14 @@ def caller_identity(auth: QuoinAuth) -> Callable[[Scope], str | None]:
     resolvers = auth.credential_resolvers
 
     def identify(scope: Scope) -> str | None:
-        headers = Headers.from_scope(scope)
-        for resolver in resolvers:
-            if (value := header_value(headers, resolver.header)) is not None:
-                owner = resolver.known_owner(value)
-                return None if owner is None else f"user:{owner}"
-        token = bearer_token(header_value(headers, "Authorization"))
-        if token is None:
+        credential = presented(Headers.from_scope(scope), resolvers)
+        if isinstance(credential, PresentedCredential):
+            owner = credential.resolver.known_owner(credential.value)
+            return None if owner is None else f"user:{owner}"
+        if credential is None:
             return None
         try:
-            return f"user:{auth.tokens.verify(token).sub}"
+            return f"user:{auth.tokens.verify(credential).sub}"
         except NotAuthorizedException:
             return None
 
